@@ -1,0 +1,147 @@
+"""Typed run configuration. Every key is documented once, here, next to its default.
+
+YAML files map onto these dataclasses (`load_config`); a file may start with `base: other.yaml` to inherit
+and override; `--set a.b=c` overrides apply last. Unknown keys and wrong types are one-line errors that name
+the key and suggest the closest valid one (see cpm/config_io.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AugmentConfig:
+    shear: float = 0.5  # shear amplitude s: off-diagonal entries ~ U(-s, s) (CrosSCLR/AimCLR); 0 = off
+    crop_pad_ratio: int = 6  # temporal crop: mirror-pad T // ratio frames each side, crop back to T; 0 = off
+    rotation: float = 0.0  # max random rotation about x, y, z in degrees (lineage extra); 0 = off
+    noise_std: float = 0.0  # std of Gaussian noise added to present joints (lineage extra); 0 = off
+    joint_mask_prob: float = 0.0  # probability of zeroing each joint over the whole clip (lineage extra); 0 = off
+    crop_resize_min: float = 0.0  # random temporal crop of ratio in [min, 1] resized back to T (CMD/AimCLR); 0 = off
+    on_device: bool = True  # batched augmentation on the training device; False = per-sample numpy in workers
+
+
+@dataclass
+class SyntheticConfig:
+    num_classes: int = 12  # motion classes of the embedded demo dataset (>= 10)
+    num_train: int = 1200  # training sequences
+    num_test: int = 600  # test sequences (performed by other, unseen subjects)
+    seed: int = 0  # the dataset is a deterministic function of this seed
+
+
+@dataclass
+class DataConfig:
+    format: str = "synthetic"  # synthetic | arrays (st-gcn/CrosSCLR .npy + .pkl) | ctrgcn (.npz) | pyskl (.pkl) | msr_action3d
+    root: str = ""  # folder (arrays, msr_action3d) or file (ctrgcn .npz, pyskl .pkl)
+    train_split: str = "train"  # split name: arrays -> {name}_data.npy / {name}_position.npy; pyskl -> split key
+    test_split: str = "val"  # split name of the evaluation set (ctrgcn always uses x_test)
+    layout: str = "ntu"  # ntu | kinect_v1 | custom (then layout_num_joints, layout_edges, layout_center)
+    layout_num_joints: int = 0  # custom layout: number of joints
+    layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
+    layout_center: int = 0  # custom layout: 0-based centre joint (ST-GCN's gravity centre)
+    stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
+    num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
+    max_persons: int = 2  # M: persons kept (padded with zeros)
+    num_workers: int = 2  # DataLoader worker processes
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class ModelConfig:
+    in_channels: int = 3  # coordinates per joint
+    hidden_channels: int = 16  # h: ST-GCN widths are [h]*4 + [2h]*3 + [4h]*2 + [hidden_dim] (CrosSCLR/AimCLR)
+    hidden_dim: int = 256  # encoder output size
+    graph_strategy: str = "spatial"  # ST-GCN partition: uniform | distance | spatial (K=3)
+    temporal_kernel: int = 9  # temporal convolution kernel (paper 4.2)
+    edge_importance: bool = True  # learnable edge importance masks (ST-GCN)
+    dropout: float = 0.5  # dropout in blocks 2..10; paper silent, AimCLR/CrosSCLR pretraining configs use 0.5
+    data_bn: str = "mvc"  # input BatchNorm over M*V*C (2s-AGCN/CTR-GCN) or "vc" (ST-GCN/CrosSCLR code)
+    proj_hidden: int = 512  # projector g: hidden_dim -> proj_hidden -> proj_dim (paper 4.2)
+    proj_dim: int = 128  # embedding size D of z, p and the queue (paper 4.2)
+    pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
+    symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
+    target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
+    sync_bn: bool = False  # SyncBatchNorm under torchrun
+
+
+@dataclass
+class LossConfig:
+    tau: float = 0.1  # student temperature tau (Eq. 1)
+    tau_target: float = 0.05  # target temperature tau' (Eq. 2)
+    queue_size: int = 65536  # N, contextual queue length (paper: 65536 NTU, 32768 PKU-I, 16384 PKU-II)
+    topk: int = 100  # K mined positives in stage 2 (Eq. 5); 0 = no positive mining (w/o PM ablation)
+    pe_start_epoch: int = 300  # first epoch of stage 2 (positive-enhanced Eq. 8); before it Eq. 4
+    renormalize: bool = False  # Eq. 7 as written (False) or mined logits set to 1/tau' then softmax (True)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "lars"  # lars (paper) | sgd
+    lr: float = 0.5  # peak learning rate after warmup (paper 4.2)
+    final_lr: float = 0.0005  # learning rate at the end of the cosine decay (paper 4.2)
+    momentum: float = 0.9  # paper silent; SimSiam/BYOL/AimCLR use 0.9
+    weight_decay: float = 1e-4  # paper silent; SimSiam/CrosSCLR/AimCLR pretraining use 1e-4
+    trust_coefficient: float = 0.001  # LARS eta (You et al. 2017; SimSiam/BYOL implementations)
+
+
+@dataclass
+class ScheduleConfig:
+    warmup_epochs: int = 10  # linear warmup from 0 to optim.lr (paper 4.2), then cosine to final_lr
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 400  # pretraining epochs (paper 4.2)
+    batch_size: int = 512  # global batch (split across torchrun ranks)
+    seed: int = 0  # seeds python, numpy and torch
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
+    amp: str = "auto"  # auto (bf16 if supported else fp16, CUDA only) | bf16 | fp16 | off
+    compile: bool = False  # torch.compile the model
+    out_dir: str = "runs/default"  # checkpoints, resolved config and logs go here
+    save_every: int = 50  # keep epoch_XXXX.pt every this many epochs (last.pt is written every epoch)
+
+
+@dataclass
+class EvalConfig:
+    knn_every: int = 0  # kNN accuracy on the test split every N pretraining epochs; 0 = off
+    knn_k: int = 20  # neighbours of the weighted cosine kNN
+    knn_t: float = 0.1  # temperature of the kNN vote weights exp(sim / t)
+    linear_epochs: int = 100  # linear probe epochs (paper 4.2)
+    linear_lr: float = 3.0  # linear probe SGD learning rate (CrosSCLR/AimCLR)
+    linear_momentum: float = 0.9  # linear probe SGD momentum
+    linear_weight_decay: float = 0.0  # linear probe weight decay (AimCLR: 0)
+    linear_milestones: list = field(default_factory=lambda: [80])  # epochs where lr is divided by 10
+    batch_size: int = 256  # evaluation batch size
+    finetune_epochs: int = 100  # semi-supervised / full fine-tuning epochs
+    finetune_lr: float = 0.1  # fine-tuning SGD learning rate (AimCLR semi-supervised: 0.1)
+    finetune_weight_decay: float = 1e-4  # fine-tuning weight decay
+    finetune_milestones: list = field(default_factory=lambda: [80])  # fine-tuning lr steps (x0.1)
+
+
+@dataclass
+class LoggingConfig:
+    tensorboard: bool = True  # write TensorBoard scalars under <out_dir>/tb
+    log_every: int = 10  # steps between per-step scalars
+    progress: bool = True  # tqdm progress bar per epoch
+
+
+@dataclass
+class Config:
+    name: str = "cpm"  # run name, used in logs and results tables
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (YAML/JSON/checkpoint safe)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+from cpm.config_io import config_from_dict, load_config, parse_override, validate  # noqa: E402,F401

@@ -1,0 +1,147 @@
+"""Loading `Config` from YAML: inheritance (`base:`), `--set` overrides, type checks, value checks."""
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+import yaml
+
+from cpm.errors import CPMError
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(valid))}"
+
+
+def _coerce(value, typ, where: str):
+    """Check `value` against the annotated type `typ` (int accepted for float)."""
+    if is_dataclass(typ):
+        return _build(typ, value, where)
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        list: lambda v: isinstance(v, list),
+    }[typ]
+    if not ok(value):
+        raise CPMError(f"config key '{where}': expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    return float(value) if typ is float else value
+
+
+def _build(cls, data, where: str = ""):
+    if not isinstance(data, dict):
+        raise CPMError(f"config section '{where or 'top level'}': expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            raise CPMError(f"unknown config key '{path}'{_suggest(str(key), names)}")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple = ()) -> dict:
+    if not path.is_file():
+        raise CPMError(f"config file not found: {path} (expected a YAML file)")
+    if path.resolve() in chain:
+        raise CPMError(f"config {path}: 'base' inheritance loops back on itself")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise CPMError(f"config {path}: YAML syntax error{line}: {problem}") from None
+    if not isinstance(data, dict):
+        raise CPMError(f"config {path}: expected a mapping at the top level, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(_read_yaml((path.parent / base), chain + (path.resolve(),)), data)
+
+
+def parse_override(text: str) -> dict:
+    """'optim.lr=0.25' -> {'optim': {'lr': 0.25}}; the value is parsed as YAML."""
+    if "=" not in text:
+        raise CPMError(f"override '{text}': expected KEY=VALUE, e.g. optim.lr=0.25")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise CPMError(f"override '{text}': value is not valid YAML") from None
+    out: dict = {}
+    node = out
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return out
+
+
+def config_from_dict(data: dict):
+    """Build and validate a `Config` from a nested dict (e.g. the one stored in a checkpoint)."""
+    from cpm.config import Config
+
+    cfg = _build(Config, dict(data))
+    validate(cfg)
+    return cfg
+
+
+def load_config(path, overrides=()):
+    """Read a YAML config (following `base:`), apply `KEY=VALUE` overrides, type- and value-check it."""
+    data = _read_yaml(Path(path))
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise CPMError(f"config key '{key}': {msg}")
+
+
+def validate(cfg) -> None:
+    """Value checks that single types cannot express (one-line errors naming the key)."""
+    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    _check(d.format in ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"), "data.format",
+           f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
+    _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
+    _check(d.layout in ("ntu", "kinect_v1", "custom"), "data.layout", f"expected ntu|kinect_v1|custom, got '{d.layout}'")
+    _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
+    _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
+    _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")
+    _check(m.graph_strategy in ("uniform", "distance", "spatial"), "model.graph_strategy",
+           f"expected uniform|distance|spatial, got '{m.graph_strategy}'")
+    _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}")
+    _check(lo.tau > 0, "loss.tau", f"must be > 0, got {lo.tau}")
+    _check(lo.tau_target > 0, "loss.tau_target", f"must be > 0, got {lo.tau_target}")
+    _check(lo.queue_size >= 1, "loss.queue_size", f"must be >= 1, got {lo.queue_size}")
+    _check(0 <= lo.topk <= lo.queue_size, "loss.topk", f"must be in [0, loss.queue_size={lo.queue_size}], got {lo.topk}")
+    _check(0 <= lo.pe_start_epoch <= t.epochs, "loss.pe_start_epoch",
+           f"must be in [0, train.epochs={t.epochs}], got {lo.pe_start_epoch}")
+    _check(o.name in ("lars", "sgd"), "optim.name", f"expected lars|sgd, got '{o.name}'")
+    _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
+    _check(0 <= cfg.schedule.warmup_epochs <= t.epochs, "schedule.warmup_epochs",
+           f"must be in [0, train.epochs={t.epochs}], got {cfg.schedule.warmup_epochs}")
+    _check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
+    _check(t.batch_size >= 2, "train.batch_size", f"must be >= 2 (BatchNorm), got {t.batch_size}")
+    _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
+    _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
+    if d.layout == "custom":
+        from cpm.graph import get_layout
+
+        get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)

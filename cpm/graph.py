@@ -1,0 +1,147 @@
+"""Skeleton layouts and the ST-GCN graph partitions (Yan et al., AAAI 2018; cf. pyskl utils/graph.py).
+
+A `Layout` is a tree of joints: `edges` are (child, parent) pairs, 0-based, rooted at `center`.
+`Graph(layout, strategy)` turns it into the normalized adjacency stack `A` of shape (K, V, V) used by the
+spatial graph convolution: column j of sum_k A[k] holds the weights with which joint j gathers from its
+neighbours (itself included), and each column sums to 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cpm.errors import CPMError
+
+# NTU RGB+D (Kinect v2), 1-based (child, parent) as in ST-GCN's 'ntu-rgb+d' layout; centre 21 = spine shoulder.
+_NTU_1BASED = (
+    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10), (12, 11),
+    (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19), (22, 23), (23, 8),
+    (24, 25), (25, 12),
+)
+# MSR Action3D (Kinect v1) joint order, 1-based: 1 L shoulder, 2 R shoulder, 3 shoulder centre, 4 spine,
+# 5 L hip, 6 R hip, 7 hip centre, 8/9 elbows, 10/11 wrists, 12/13 hands, 14/15 knees, 16/17 ankles,
+# 18/19 feet, 20 head. Centre 3 (shoulder centre) mirrors NTU's spine-shoulder centre.
+_KINECT_V1_1BASED = (
+    (1, 3), (2, 3), (4, 3), (20, 3), (7, 4), (5, 7), (6, 7), (8, 1), (9, 2), (10, 8), (11, 9), (12, 10),
+    (13, 11), (14, 5), (15, 6), (16, 14), (17, 15), (18, 16), (19, 17),
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A skeleton: `num_joints` joints, `edges` = (child, parent) 0-based pairs forming a tree rooted at `center`."""
+
+    name: str
+    num_joints: int
+    edges: tuple[tuple[int, int], ...]
+    center: int
+
+    def __post_init__(self) -> None:
+        v = self.num_joints
+        if v < 1:
+            raise CPMError(f"layout '{self.name}': num_joints must be >= 1, got {v}")
+        if not 0 <= self.center < v:
+            raise CPMError(f"layout '{self.name}': center must be in [0, {v}), got {self.center}")
+        if len(self.edges) != v - 1:
+            raise CPMError(f"layout '{self.name}': a tree of {v} joints needs {v - 1} edges, got {len(self.edges)}")
+        for c, p in self.edges:
+            if not (0 <= c < v and 0 <= p < v) or c == p:
+                raise CPMError(f"layout '{self.name}': edge ({c}, {p}) must join two different joints in [0, {v})")
+        children = [c for c, _ in self.edges]
+        if len(set(children)) != len(children) or self.center in children:
+            raise CPMError(f"layout '{self.name}': each joint but the center {self.center} must be a child exactly once")
+        # every joint must reach the center by following parents (no cycles, one component)
+        parent = dict(self.edges)
+        for j in range(v):
+            seen, k = set(), j
+            while k != self.center:
+                if k in seen:
+                    raise CPMError(f"layout '{self.name}': joint {j} does not reach the center {self.center}")
+                seen.add(k)
+                k = parent[k]
+
+    @property
+    def parents(self) -> np.ndarray:
+        """(V,) parent index of each joint; the center is its own parent (so its bone is zero)."""
+        par = np.arange(self.num_joints)
+        for c, p in self.edges:
+            par[c] = p
+        return par
+
+
+LAYOUTS = {
+    "ntu": Layout("ntu", 25, tuple((c - 1, p - 1) for c, p in _NTU_1BASED), 20),
+    "kinect_v1": Layout("kinect_v1", 20, tuple((c - 1, p - 1) for c, p in _KINECT_V1_1BASED), 2),
+}
+
+
+def get_layout(name: str, edges=None, num_joints: int | None = None, center: int | None = None) -> Layout:
+    """A built-in layout by name ('ntu', 'kinect_v1'), or 'custom' from 0-based (child, parent) `edges`."""
+    if name == "custom":
+        if edges is None or num_joints is None or center is None:
+            raise CPMError("layout 'custom' needs edges, num_joints and center (0-based)")
+        return Layout("custom", int(num_joints), tuple((int(c), int(p)) for c, p in edges), int(center))
+    if name not in LAYOUTS:
+        raise CPMError(f"unknown layout '{name}': expected one of {sorted(LAYOUTS) + ['custom']}")
+    return LAYOUTS[name]
+
+
+def hop_distance(num_joints: int, edges, max_hop: int = 1) -> np.ndarray:
+    """(V, V) graph distance between joints, inf beyond `max_hop`."""
+    adj = np.zeros((num_joints, num_joints))
+    for i, j in edges:
+        adj[i, j] = adj[j, i] = 1
+    dist = np.full((num_joints, num_joints), np.inf)
+    reach = [np.linalg.matrix_power(adj + np.eye(num_joints), d) > 0 for d in range(max_hop + 1)]
+    for d in range(max_hop, -1, -1):
+        dist[reach[d]] = d
+    return dist
+
+
+def normalize_digraph(a: np.ndarray) -> np.ndarray:
+    """A D^-1: divide each column by its sum (ST-GCN's normalisation; isolated columns stay zero)."""
+    deg = a.sum(0)
+    inv = np.where(deg > 0, 1.0 / np.where(deg > 0, deg, 1.0), 0.0)
+    return a * inv[None, :]
+
+
+class Graph:
+    """ST-GCN partitions of a layout: 'uniform' (K=1), 'distance' (K=max_hop+1), 'spatial' (K=3 for max_hop=1).
+
+    'spatial' splits each joint's neighbourhood into the root itself, the neighbours closer to the
+    gravity centre (the layout's `center`) and those farther from it (ST-GCN, Sec. 3.4).
+    """
+
+    def __init__(self, layout: Layout, strategy: str = "spatial", max_hop: int = 1):
+        self.layout, self.strategy, self.max_hop = layout, strategy, max_hop
+        v = layout.num_joints
+        self.hop_dis = hop_distance(v, layout.edges, max_hop)
+        adjacency = np.zeros((v, v))
+        adjacency[self.hop_dis <= max_hop] = 1
+        norm = normalize_digraph(adjacency)
+        if strategy == "uniform":
+            a = norm[None]
+        elif strategy == "distance":
+            a = np.stack([norm * (self.hop_dis == hop) for hop in range(max_hop + 1)])
+        elif strategy == "spatial":
+            a = self._spatial(norm)
+        else:
+            raise CPMError(f"unknown graph strategy '{strategy}': expected 'uniform', 'distance' or 'spatial'")
+        self.A = a.astype(np.float32)
+
+    def _spatial(self, norm: np.ndarray) -> np.ndarray:
+        to_center = self.hop_dis[:, self.layout.center]
+        parts = []
+        for hop in range(self.max_hop + 1):
+            mask = self.hop_dis == hop  # mask[j, i]: joint j is `hop` away from i
+            # entry [j, i]: how neighbour j sits relative to the root i, measured by distance to the centre
+            same = mask & (to_center[:, None] == to_center[None, :])
+            outward = mask & (to_center[:, None] > to_center[None, :])  # j farther from the centre than i
+            inward = mask & (to_center[:, None] < to_center[None, :])  # j closer to the centre than i
+            if hop == 0:
+                parts.append(norm * same)
+            else:  # ST-GCN's reference code groups same-distance neighbours with the outward ones
+                parts.append(norm * (same | outward))
+                parts.append(norm * inward)
+        return np.stack(parts)

@@ -1,0 +1,34 @@
+"""Model builders from a `Config`."""
+from __future__ import annotations
+
+from cpm.graph import get_layout
+from cpm.models.cpm import CPM
+from cpm.models.heads import mlp
+from cpm.models.stgcn import STGCN
+from cpm.queue import ContextQueue
+
+__all__ = ["CPM", "STGCN", "ContextQueue", "mlp", "build_encoder", "build_model", "layout_of"]
+
+
+def layout_of(cfg):
+    """The skeleton layout named by `cfg.data`."""
+    d = cfg.data
+    return get_layout(d.layout, d.layout_edges, d.layout_num_joints, d.layout_center)
+
+
+def build_encoder(cfg) -> STGCN:
+    """The ST-GCN encoder described by `cfg.model` for the layout and persons of `cfg.data`."""
+    m = cfg.model
+    return STGCN(in_channels=m.in_channels, hidden_channels=m.hidden_channels, hidden_dim=m.hidden_dim,
+                 layout=layout_of(cfg), strategy=m.graph_strategy, max_persons=cfg.data.max_persons,
+                 temporal_kernel=m.temporal_kernel, dropout=m.dropout, edge_importance=m.edge_importance,
+                 data_bn=m.data_bn)
+
+
+def build_model(cfg) -> CPM:
+    """The full CPM model (encoder, projector, predictor, queue) of `cfg`."""
+    m, lo = cfg.model, cfg.loss
+    return CPM(build_encoder(cfg), mlp(m.hidden_dim, m.proj_hidden, m.proj_dim),
+               mlp(m.proj_dim, m.pred_hidden, m.proj_dim), ContextQueue(lo.queue_size, m.proj_dim),
+               tau=lo.tau, tau_target=lo.tau_target, monitor_k=lo.topk, symmetric=m.symmetric,
+               renormalize=lo.renormalize, target_momentum=m.target_momentum)

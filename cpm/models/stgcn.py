@@ -1,0 +1,104 @@
+"""ST-GCN encoder (Yan et al., AAAI 2018) in the self-supervised variant of CrosSCLR/AimCLR/CPM.
+
+Input (N, C, T, V, M) -> input BatchNorm -> 10 ST-GCN blocks -> global average pool over T and V ->
+mean over persons -> (N, hidden_dim). The paper's "9-layer ST-GCN" (Sec. 4.2) counts the blocks after the
+input block: widths are [h, h, h, h, 2h (stride 2), 2h, 2h, 4h (stride 2), 4h, hidden_dim], the first block
+has no residual and no dropout.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cpm.errors import CPMError
+from cpm.graph import Graph, Layout, get_layout
+
+
+class GraphConv(nn.Module):
+    """Spatial graph convolution: a 1x1 conv to K*C_out channels, then sum_k X_k A_k over the joints."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_partitions: int):
+        super().__init__()
+        self.k = num_partitions
+        self.conv = nn.Conv2d(in_channels, out_channels * num_partitions, kernel_size=1)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        n, _, t, v = x.shape
+        x = self.conv(x).view(n, self.k, -1, t, v)
+        return torch.einsum("nkctv,kvw->nctw", x, a)
+
+
+class STGCNBlock(nn.Module):
+    """Spatial graph conv -> BN -> ReLU -> temporal conv (kernel x 1, stride) -> BN -> dropout, + residual, ReLU."""
+
+    def __init__(self, cin: int, cout: int, num_partitions: int, kernel: int = 9, stride: int = 1,
+                 dropout: float = 0.0, residual: bool = True):
+        super().__init__()
+        self.gcn = GraphConv(cin, cout, num_partitions)
+        self.tcn = nn.Sequential(
+            nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0)),
+            nn.BatchNorm2d(cout), nn.Dropout(dropout, inplace=True),
+        )
+        if not residual:
+            self.residual = None
+        elif cin == cout and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(nn.Conv2d(cin, cout, 1, (stride, 1)), nn.BatchNorm2d(cout))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        res = 0 if self.residual is None else self.residual(x)
+        return self.relu(self.tcn(self.gcn(x, a)) + res)
+
+
+class STGCN(nn.Module):
+    """ST-GCN encoder: (N, C, T, V, M) skeleton clips -> (N, hidden_dim) features."""
+
+    def __init__(self, in_channels: int = 3, hidden_channels: int = 16, hidden_dim: int = 256,
+                 layout: Layout | str = "ntu", strategy: str = "spatial", max_persons: int = 2,
+                 temporal_kernel: int = 9, dropout: float = 0.5, edge_importance: bool = True,
+                 data_bn: str = "mvc"):
+        super().__init__()
+        self.layout = get_layout(layout) if isinstance(layout, str) else layout
+        self.in_channels, self.max_persons, self.hidden_dim = in_channels, max_persons, hidden_dim
+        self.num_joints = self.layout.num_joints
+        self.register_buffer("A", torch.from_numpy(Graph(self.layout, strategy).A), persistent=False)
+        k, h, v = self.A.shape[0], hidden_channels, self.num_joints
+        # 'mvc': one BN channel per (person, joint, coord) as 2s-AGCN/CTR-GCN; 'vc': shared over persons (ST-GCN)
+        self.data_bn_mode = data_bn
+        self.data_bn = nn.BatchNorm1d((max_persons if data_bn == "mvc" else 1) * v * in_channels)
+        widths = [(in_channels, h, 1), (h, h, 1), (h, h, 1), (h, h, 1), (h, 2 * h, 2), (2 * h, 2 * h, 1),
+                  (2 * h, 2 * h, 1), (2 * h, 4 * h, 2), (4 * h, 4 * h, 1), (4 * h, hidden_dim, 1)]
+        self.blocks = nn.ModuleList(
+            STGCNBlock(cin, cout, k, temporal_kernel, s, dropout=0.0 if i == 0 else dropout, residual=i > 0)
+            for i, (cin, cout, s) in enumerate(widths)
+        )
+        self.edge_importance = nn.ParameterList(
+            nn.Parameter(torch.ones_like(self.A)) for _ in self.blocks) if edge_importance else None
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a one-line CPMError unless x is (N, C, T, V, M) with this encoder's C, V and M."""
+        if x.dim() != 5:
+            raise CPMError(f"encoder input x: expected 5 dims (N, C, T, V, M), got shape {tuple(x.shape)}")
+        n, c, t, v, m = x.shape
+        if c != self.in_channels or v != self.num_joints or t < 4:
+            raise CPMError(f"encoder input x: expected (N, C={self.in_channels}, T>=4, V={self.num_joints}, M), "
+                           f"got shape {tuple(x.shape)}")
+        if self.data_bn_mode == "mvc" and m != self.max_persons:
+            raise CPMError(f"encoder input x: expected M={self.max_persons} persons (model.data_bn='mvc'), "
+                           f"got shape {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        n, c, t, v, m = x.shape
+        if self.data_bn_mode == "mvc":
+            x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t))
+        else:
+            x = self.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t))
+        x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        for i, block in enumerate(self.blocks):
+            a = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
+            x = block(x, a)
+        return x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)

@@ -1,0 +1,48 @@
+"""The ST-GCN encoder."""
+import pytest
+import torch
+
+from cpm.errors import CPMError
+from cpm.models.stgcn import STGCN
+
+
+@pytest.mark.parametrize("layout, v, m", [("ntu", 25, 2), ("kinect_v1", 20, 1)])
+def test_output_shape(layout, v, m):
+    enc = STGCN(hidden_channels=4, hidden_dim=16, layout=layout, max_persons=m)
+    out = enc(torch.randn(3, 3, 16, v, m))
+    assert out.shape == (3, 16)
+
+
+def test_block_widths_strides_and_residuals():
+    enc = STGCN(hidden_channels=16, hidden_dim=256)
+    outs = [b.gcn.conv.out_channels // 3 for b in enc.blocks]
+    assert outs == [16, 16, 16, 16, 32, 32, 32, 64, 64, 256]
+    strides = [b.tcn[2].stride[0] for b in enc.blocks]
+    assert strides == [1, 1, 1, 1, 2, 1, 1, 2, 1, 1]
+    assert enc.blocks[0].residual is None and isinstance(enc.blocks[1].residual, torch.nn.Identity)
+    assert enc.blocks[0].tcn[4].p == 0.0 and enc.blocks[1].tcn[4].p == 0.5
+    assert enc.data_bn.num_features == 2 * 25 * 3
+    assert len(enc.edge_importance) == 10
+
+
+def test_persons_are_averaged_and_pooling_is_global():
+    torch.manual_seed(0)
+    enc = STGCN(hidden_channels=4, hidden_dim=8, max_persons=2, data_bn="vc").eval()
+    x = torch.randn(2, 3, 12, 25, 2)
+    swapped = x.flip(-1)  # 'vc' BatchNorm is shared over persons, so the person order must not matter
+    assert torch.allclose(enc(x), enc(swapped), atol=1e-5)
+
+
+def test_gradients_flow_to_edge_importance():
+    enc = STGCN(hidden_channels=4, hidden_dim=8)
+    enc(torch.randn(2, 3, 8, 25, 2)).sum().backward()
+    assert all(p.grad is not None for p in enc.edge_importance)
+
+
+@pytest.mark.parametrize("shape, msg", [
+    ((2, 3, 16, 25), "5 dims"), ((2, 2, 16, 25, 2), "C=3"), ((2, 3, 16, 20, 2), "V=25"),
+    ((2, 3, 16, 25, 1), "M=2"), ((2, 3, 2, 25, 2), "T>=4"),
+])
+def test_bad_input_shapes(shape, msg):
+    with pytest.raises(CPMError, match=msg):
+        STGCN(hidden_channels=4, hidden_dim=8)(torch.randn(*shape))
