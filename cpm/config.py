@@ -26,6 +26,11 @@ class SyntheticConfig:
     num_train: int = 1200  # training sequences
     num_test: int = 600  # test sequences (performed by other, unseen subjects)
     seed: int = 0  # the dataset is a deterministic function of this seed
+    num_subjects: int = 20  # performers; the first 60 % act in the train split, the others in the test split
+    noise: float = 0.01  # std (m) of the Gaussian noise added to every joint coordinate
+    view_range: float = 60.0  # camera yaw about the vertical axis ~ U(-view_range, view_range) degrees
+    second_person_prob: float = 0.15  # probability of an idle second person in the clip
+    distractor_prob: float = 0.25  # probability of a faint movement of another class on top of the action
 
 
 @dataclass
@@ -41,6 +46,9 @@ class DataConfig:
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
+    num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
+    array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
+    scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item
     num_workers: int = 2  # DataLoader worker processes
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -116,6 +124,10 @@ class EvalConfig:
     finetune_lr: float = 0.1  # fine-tuning SGD learning rate (AimCLR semi-supervised: 0.1)
     finetune_weight_decay: float = 1e-4  # fine-tuning weight decay
     finetune_milestones: list = field(default_factory=lambda: [80])  # fine-tuning lr steps (x0.1)
+    finetune_momentum: float = 0.9  # fine-tuning SGD momentum (AimCLR/CrosSCLR: 0.9)
+    finetune_augment: bool = False  # fine-tune on data.augment views; paper silent, AimCLR fine-tunes unaugmented
+    label_seed: int = 0  # seed of the class-balanced labelled subset of the semi-supervised protocol
+    benchmark: str = ""  # results-table column: ntu60-xsub|ntu60-xview|ntu120-xsub|ntu120-xset|pku1|pku2; "" = other
 
 
 @dataclass

@@ -1,0 +1,106 @@
+"""`build_dataset(cfg, split)`: any supported format -> Dataset of (x (3, T, V, M) float32, label), joint stream."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from cpm.data.normalize import resize_frames
+from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d, read_pyskl
+from cpm.errors import CPMError
+from cpm.graph import Layout, get_layout
+
+FORMATS = ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d")
+
+
+def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
+    """Linearly resample the valid frames (first to last non-zero frame) of (C, T, V, M) to `num_frames`.
+
+    Sample positions follow F.interpolate(mode='linear', align_corners=False), the resize of the
+    CrosSCLR/AimCLR feeders; arrays already `num_frames` long are returned unchanged.
+    """
+    if x.shape[1] == num_frames:
+        return x
+    valid = np.flatnonzero(np.any(x != 0, axis=(0, 2, 3)))
+    if valid.size == 0:  # an empty sequence read lazily from a large array: zeros, as the st-gcn feeders give
+        return np.zeros((x.shape[0], num_frames) + x.shape[2:], dtype=np.float32)
+    return resize_frames(x[:, valid[0]: valid[-1] + 1], num_frames).astype(np.float32)
+
+
+def fit_persons(x: np.ndarray, max_persons: int) -> np.ndarray:
+    """Keep the first `max_persons` bodies of (C, T, V, M), zero-padding when there are fewer."""
+    m = x.shape[-1]
+    if m == max_persons:
+        return x
+    if m > max_persons:
+        return x[..., :max_persons]
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (max_persons - m,), dtype=x.dtype)], axis=-1)
+
+
+class SkeletonDataset(Dataset):
+    """Items (x: float32 tensor (3, num_frames, V, max_persons), label: int), not augmented.
+
+    `transform` (optional) is a per-sample numpy callable applied before the conversion to a tensor.
+    """
+
+    def __init__(self, samples: Samples, layout: Layout, num_frames: int, max_persons: int,
+                 num_classes: int | None = None, transform=None):
+        self.samples, self.layout, self.transform = samples, layout, transform
+        self.num_frames, self.max_persons = num_frames, max_persons
+        self.labels = samples.labels
+        self.names, self.num_skipped = samples.names, samples.num_skipped
+        top = int(self.labels.max()) + 1 if self.labels.size else 0
+        self.num_classes = int(num_classes or samples.num_classes or top)
+        if top > self.num_classes:
+            raise CPMError(f"{samples.source}: label {top - 1} found, but num_classes is {self.num_classes}")
+        if len(samples.data) != self.labels.size:
+            raise CPMError(f"{samples.source}: {len(samples.data)} samples but {self.labels.size} labels")
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    def __getitem__(self, index: int):
+        x = np.array(self.samples.data[index], dtype=np.float32)  # a private copy: transforms may work in place
+        if self.samples.lazy and not np.isfinite(x).all():
+            raise CPMError(f"{self.samples.source}: sample {index} has NaN/inf coordinates")
+        x = fit_persons(resize_valid_frames(x, self.num_frames), self.max_persons)
+        if self.transform is not None:
+            x = self.transform(x)
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
+
+
+def layout_from_config(cfg) -> Layout:
+    """The skeleton layout named by the data config (custom layouts take their edges from it)."""
+    if cfg.layout == "custom":
+        return get_layout("custom", cfg.layout_edges, cfg.layout_num_joints, cfg.layout_center)
+    return get_layout(cfg.layout)
+
+
+def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
+    """The `split` ("train" | "test") of the data described by `cfg` (a DataConfig)."""
+    if split not in ("train", "test"):
+        raise CPMError(f"build_dataset: split must be 'train' or 'test', got '{split}'")
+    if cfg.format not in FORMATS:
+        raise CPMError(f"data.format: unknown format '{cfg.format}', expected one of {', '.join(FORMATS)}")
+    if cfg.format != "synthetic" and not cfg.root:
+        raise CPMError(f"data.root: format '{cfg.format}' needs data.root (a folder or file path), got ''")
+    layout = layout_from_config(cfg)
+    v = layout.num_joints
+    name = cfg.train_split if split == "train" else cfg.test_split
+    scan = cfg.scan
+    if cfg.format == "synthetic":
+        from cpm.data.synthetic import synthetic_samples
+
+        if v != 25:
+            raise CPMError(f"data.layout: the synthetic dataset has NTU's 25 joints, layout '{layout.name}' has {v}")
+        samples = synthetic_samples(cfg.synthetic, split, cfg.num_frames)
+    elif cfg.format == "arrays":
+        samples = read_arrays(cfg.root, name, v, array_name=cfg.array_name, scan=scan)
+    elif cfg.format == "ctrgcn":
+        samples = read_ctrgcn(cfg.root, split, v, scan=scan)
+    elif cfg.format == "pyskl":
+        samples = read_pyskl(cfg.root, name, v)
+    else:
+        samples = read_msr_action3d(cfg.root, split, v)
+    return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
+                           num_classes=cfg.num_classes or None, transform=transform)

@@ -1,0 +1,70 @@
+"""The lineage's 50-frame `position` preprocessing (CrosSCLR feeder/preprocess_ntu.py, used by AimCLR, CMD, ISC).
+
+Steps, in the lineage's order: subtract the centre joint of each person in each frame (`data_type='relative'`),
+resize the valid frames to N with linear interpolation (cv2.INTER_LINEAR semantics), rotate each frame about the
+y-axis so the shoulder line (left 1-based 5 -> right 1-based 9) points along +x.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# 1-based 21 "spine at the shoulders": the lineage's centre (CrosSCLR `center = data[:, :, 20]`), also the
+# ST-GCN NTU graph centre; not 1-based 2 "middle of spine".
+CENTER_JOINT = 20
+LEFT_SHOULDER, RIGHT_SHOULDER = 4, 8  # 0-based indices of 1-based joints 5 and 9
+
+
+def valid_length(data: np.ndarray) -> int:
+    """Frames up to the last one where any person has a non-zero coordinate; data is (C, T, V, M).
+
+    (The lineage counts person 0's non-zero frames; the same on prepared data, whose valid frames are contiguous.)
+    """
+    nonzero = np.flatnonzero(np.abs(data).sum(axis=(0, 2, 3)) > 0)
+    return int(nonzero[-1]) + 1 if nonzero.size else 0
+
+
+def resize_frames(data: np.ndarray, length: int) -> np.ndarray:
+    """Linearly resample axis 1 (time) of (C, T, ...) to `length` frames.
+
+    Same sample positions as cv2.resize(INTER_LINEAR) / F.interpolate(align_corners=False): output frame i
+    reads source position (i + 0.5) * T / length - 0.5, clamped to [0, T - 1].
+    """
+    t_in = data.shape[1]
+    if t_in == 0:
+        raise ValueError("resize_frames: cannot resample an empty sequence")
+    pos = np.clip((np.arange(length) + 0.5) * (t_in / length) - 0.5, 0.0, t_in - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, t_in - 1)
+    w = (pos - i0).reshape((1, length) + (1,) * (data.ndim - 2))
+    return data[:, i0] * (1.0 - w) + data[:, i1] * w
+
+
+def align_shoulders(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER) -> np.ndarray:
+    """Rotate every frame of every person about y so that right - left shoulder lies on +x (z component 0).
+
+    The lineage (CrosSCLR `parallel_skeleton`) takes the angle's sign from the sum over frames; the sign here is
+    per frame, so the shoulders are parallel to x in every frame (identical whenever the signs agree).
+    Frames where the shoulder vector has no x-z extent (e.g. absent persons) are left unrotated.
+    """
+    v = data[:, :, right] - data[:, :, left]  # (3, T, M)
+    norm = np.hypot(v[0], v[2])
+    ok = norm > 1e-8
+    safe = np.where(ok, norm, 1.0)
+    c = np.where(ok, v[0] / safe, 1.0)[:, None]  # (T, 1, M) broadcast over joints
+    s = np.where(ok, -v[2] / safe, 0.0)[:, None]
+    x, y, z = data[0], data[1], data[2]
+    # R_y = [[c, 0, -s], [0, 1, 0], [s, 0, c]] as in the lineage's _y_transmat
+    return np.stack([c * x - s * z, y, s * x + c * z])
+
+
+def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int = CENTER_JOINT,
+                       left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER) -> np.ndarray:
+    """(C=3, T, V, M) joint data -> (3, num_frames, V, M) float32 `position` array (all-zero input -> zeros)."""
+    c, _, v, m = data.shape
+    length = valid_length(data)
+    if length == 0:
+        return np.zeros((c, num_frames, v, m), dtype=np.float32)
+    x = data[:, :length].astype(np.float64)
+    x = x - x[:, :, center_joint: center_joint + 1]
+    x = resize_frames(x, num_frames)
+    return align_shoulders(x, left, right).astype(np.float32)

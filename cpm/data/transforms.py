@@ -1,0 +1,123 @@
+"""Skeleton augmentations, per sample in numpy (C, T, V, M) and batched in torch (N, C, T, V, M).
+
+Shear and temporal crop follow CrosSCLR/AimCLR `feeder/tools.py` (`shear`, `temperal_crop`); rotation, noise,
+joint masking and crop-resize are the lineage's optional extras, off by default (`AugmentConfig`). The two
+implementations draw from the same distributions (tests compare their statistics); all of them keep absent
+(all-zero) persons and padded frames at zero.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from cpm.config import AugmentConfig
+from cpm.data.batch_augment import BatchAugment  # noqa: F401  (public here: the torch twin of NumpyAugment)
+from cpm.data.normalize import resize_frames
+
+
+def shear_matrix(rng: np.random.Generator, s: float) -> np.ndarray:
+    """3x3 with unit diagonal and off-diagonal entries ~ U(-s, s)."""
+    r = np.eye(3)
+    r[~np.eye(3, dtype=bool)] = rng.uniform(-s, s, size=6)
+    return r
+
+
+def rotation_matrix(angles: np.ndarray) -> np.ndarray:
+    """R = Rz @ Ry @ Rx for angles (ax, ay, az) in radians."""
+    cx, cy, cz = np.cos(angles)
+    sx, sy, sz = np.sin(angles)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def apply_linear(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """out[c] = sum_d r[c, d] x[d]: the lineage's `x.transpose(1, 2, 3, 0) @ R.T` (zeros stay zero)."""
+    return (x.transpose(1, 2, 3, 0) @ r.T).transpose(3, 0, 1, 2)
+
+
+def shear(x: np.ndarray, rng: np.random.Generator, s: float = 0.5) -> np.ndarray:
+    return apply_linear(x, shear_matrix(rng, s))
+
+
+def rotate(x: np.ndarray, rng: np.random.Generator, max_degrees: float) -> np.ndarray:
+    """Rotation about x, y and z by angles ~ U(-max, max) degrees each."""
+    return apply_linear(x, rotation_matrix(np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=3))))
+
+
+def mirror_crop_indices(t: int, pad: int, start: int | np.ndarray) -> np.ndarray:
+    """Source frame of each output frame when cropping T frames at `start` out of the sequence mirror-padded by
+    `pad` frames at both ends ([pad-1..0], [0..T-1], [T-1..T-pad], as `temperal_crop`)."""
+    j = np.asarray(start)[..., None] + np.arange(t)
+    return np.where(j < pad, pad - 1 - j, np.where(j < pad + t, j - pad, 2 * t + pad - 1 - j))
+
+
+def temporal_crop(x: np.ndarray, rng: np.random.Generator, ratio: int = 6) -> np.ndarray:
+    """Mirror-pad T // ratio frames at both ends, crop T frames at a start ~ U{0..2 * pad}."""
+    t = x.shape[1]
+    pad = t // ratio
+    start = int(rng.integers(0, 2 * pad + 1))
+    return x[:, mirror_crop_indices(t, pad, start)]
+
+
+def crop_resize(x: np.ndarray, rng: np.random.Generator, min_ratio: float) -> np.ndarray:
+    """Random window of round(r * T) frames, r ~ U(min_ratio, 1), start uniform, resized back to T."""
+    t = x.shape[1]
+    length = int(np.clip(round(rng.uniform(min_ratio, 1.0) * t), 1, t))
+    start = int(rng.integers(0, t - length + 1))
+    return resize_frames(x[:, start: start + length], t)
+
+
+def present_mask(x: np.ndarray) -> np.ndarray:
+    """(1, T, 1, M) float: 1 where the person has any non-zero joint in that frame."""
+    return (np.abs(x).sum(axis=(0, 2), keepdims=True) > 0).astype(x.dtype)
+
+
+def gaussian_noise(x: np.ndarray, rng: np.random.Generator, std: float) -> np.ndarray:
+    """Add N(0, std^2) to the joints of present persons only (absent persons / padded frames stay zero)."""
+    return x + rng.normal(0.0, std, size=x.shape).astype(x.dtype) * present_mask(x)
+
+
+def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Zero each joint (for the whole clip and all persons) with probability p."""
+    keep = rng.random(x.shape[2]) >= p
+    return x * keep[None, None, :, None].astype(x.dtype)
+
+
+class NumpyAugment:
+    """Per-sample pipeline (the reference style, run in DataLoader workers) built from `AugmentConfig`.
+
+    Order: crop-resize, temporal crop, rotation, shear, joint mask, noise. An explicit `rng` serves the process
+    that built the augment; any other process (a DataLoader worker, or all of them when `rng` is None) seeds its
+    own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch seed - so
+    forked workers never repeat each other's draws.
+    """
+
+    def __init__(self, cfg: AugmentConfig, rng: np.random.Generator | None = None):
+        self.cfg = cfg
+        self._rng, self._pid = rng, os.getpid() if rng is not None else None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None or self._pid != os.getpid():
+            self._rng, self._pid = np.random.default_rng(torch.initial_seed()), os.getpid()
+        return self._rng
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        cfg, rng, dtype = self.cfg, self.rng, x.dtype
+        if cfg.crop_resize_min > 0:
+            x = crop_resize(x, rng, cfg.crop_resize_min)
+        if cfg.crop_pad_ratio > 0:
+            x = temporal_crop(x, rng, cfg.crop_pad_ratio)
+        if cfg.rotation > 0:
+            x = rotate(x, rng, cfg.rotation)
+        if cfg.shear > 0:
+            x = shear(x, rng, cfg.shear)
+        if cfg.joint_mask_prob > 0:
+            x = joint_mask(x, rng, cfg.joint_mask_prob)
+        if cfg.noise_std > 0:
+            x = gaussian_noise(x, rng, cfg.noise_std)
+        return np.ascontiguousarray(x, dtype=dtype)

@@ -1,0 +1,156 @@
+"""Augmentations: hand-computed shear and crop, numpy vs batched-torch statistics, zeros kept, device kept."""
+import numpy as np
+import pytest
+import torch
+
+from cpm.config import AugmentConfig
+from cpm.data.batch_augment import BatchAugment, rotation_matrices
+from cpm.data.transforms import (NumpyAugment, apply_linear, crop_resize, gaussian_noise, joint_mask,
+                                 mirror_crop_indices, rotation_matrix, shear_matrix, temporal_crop)
+
+OFF = dict(shear=0.0, crop_pad_ratio=0)
+
+
+def test_shear_fixed_matrix_hand_computed():
+    r = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, -0.2], [0.1, 0.0, 1.0]])
+    x = np.zeros((3, 2, 4, 2))
+    x[:, 1, 3, 0] = [1.0, 2.0, 3.0]
+    out = apply_linear(x, r)
+    np.testing.assert_allclose(out[:, 1, 3, 0], [2.0, 1.4, 3.1])
+    assert np.all(out[:, 0] == 0) and np.all(out[..., 1] == 0)
+    m = shear_matrix(np.random.default_rng(0), 0.5)
+    assert np.all(np.diag(m) == 1) and np.all(np.abs(m[~np.eye(3, dtype=bool)]) <= 0.5)
+
+
+def test_mirror_crop_exact_indices():
+    assert mirror_crop_indices(12, 2, 0).tolist() == [1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert mirror_crop_indices(12, 2, 2).tolist() == list(range(12))
+    assert mirror_crop_indices(12, 2, 4).tolist() == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 11, 10]
+    x = np.random.default_rng(0).normal(size=(3, 12, 5, 2))
+    pad = 12 // 6  # the lineage's construction: concatenate mirrored ends, then slice
+    padded = np.concatenate((x[:, :pad][:, ::-1], x, x[:, -pad:][:, ::-1]), axis=1)
+    for seed in range(10):
+        start = int(np.random.default_rng(seed).integers(0, 2 * pad + 1))
+        np.testing.assert_array_equal(temporal_crop(x, np.random.default_rng(seed), 6), padded[:, start:start + 12])
+
+
+def test_batched_crop_matches_numpy_for_the_same_starts():
+    x = torch.randn(5, 3, 13, 4, 2, dtype=torch.float64)
+    aug = BatchAugment(AugmentConfig(shear=0.0, crop_pad_ratio=4))
+    starts = torch.tensor([0, 1, 3, 5, 6])
+    aug.crop_starts = lambda n, pad, like: starts
+    out = aug(x)
+    for i in range(5):
+        np.testing.assert_array_equal(out[i].numpy(), x[i].numpy()[:, mirror_crop_indices(13, 3, int(starts[i]))])
+
+
+def test_numpy_and_torch_statistics_agree():
+    n, s = 4000, 0.5
+    basis = np.zeros((3, 6, 3, 1), dtype=np.float32)  # joint j holds e_j: the output's column j is R e_j
+    basis[:, :, :3, 0] = np.eye(3)[:, None, :]
+    np_aug = NumpyAugment(AugmentConfig(shear=s, crop_pad_ratio=0), np.random.default_rng(0))
+    mats_np = np.stack([np_aug(basis)[:, 0, :3, 0] for _ in range(n)])
+    torch.manual_seed(0)
+    bases = torch.from_numpy(basis)[None].repeat(n, 1, 1, 1, 1)
+    mats_t = BatchAugment(AugmentConfig(shear=s, crop_pad_ratio=0))(bases)[:, :, 0, :3, 0].numpy()
+    off = ~np.eye(3, dtype=bool)
+    for mats in (mats_np, mats_t):
+        np.testing.assert_allclose(mats[:, ~off], 1.0, atol=1e-6)
+        assert abs(mats[:, off].mean()) < 0.01 and abs(mats[:, off].std() - s / np.sqrt(3)) < 0.01
+        assert mats[:, off].min() >= -s and mats[:, off].max() <= s
+    t, ratio = 30, 6
+    pad = t // ratio
+    ramp = np.zeros((3, t, 1, 1), dtype=np.float32)
+    ramp[0, :, 0, 0] = np.arange(t)
+    table = {tuple(mirror_crop_indices(t, pad, k)): k for k in range(2 * pad + 1)}
+    np_aug = NumpyAugment(AugmentConfig(shear=0.0, crop_pad_ratio=ratio), np.random.default_rng(1))
+    starts_np = np.array([table[tuple(np_aug(ramp)[0, :, 0, 0].astype(int))] for _ in range(n)])
+    ramps = torch.from_numpy(ramp)[None].repeat(n, 1, 1, 1, 1)
+    out = BatchAugment(AugmentConfig(shear=0.0, crop_pad_ratio=ratio))(ramps)
+    starts_t = np.array([table[tuple(row)] for row in out[:, 0, :, 0, 0].long().tolist()])
+    expected_std = np.sqrt(((2 * pad + 1) ** 2 - 1) / 12)
+    for starts in (starts_np, starts_t):
+        assert set(starts.tolist()) == set(range(2 * pad + 1))
+        assert abs(starts.mean() - pad) < 0.1 and abs(starts.std() - expected_std) < 0.1
+
+
+def test_crop_resize_windows_are_linear_resamples():
+    t = 20
+    ramp = np.zeros((3, t, 1, 1))
+    ramp[0, :, 0, 0] = np.arange(t)
+    windows = {}
+    for length in range(1, t + 1):
+        pos = np.clip((np.arange(t) + 0.5) * length / t - 0.5, 0, length - 1)
+        for start in range(t - length + 1):
+            windows[tuple(np.round(start + pos, 3))] = length
+    rng = np.random.default_rng(0)
+    lengths_np = [windows[tuple(np.round(crop_resize(ramp, rng, 0.5)[0, :, 0, 0], 3))] for _ in range(300)]
+    out = BatchAugment(AugmentConfig(crop_resize_min=0.5, **OFF))(torch.from_numpy(ramp).repeat(300, 1, 1, 1, 1))
+    lengths_t = [windows[tuple(np.round(row, 3))] for row in out[:, 0, :, 0, 0].numpy()]
+    for lengths in (lengths_np, lengths_t):
+        assert min(lengths) == 10 and max(lengths) == 20 and abs(np.mean(lengths) - 15) < 0.6
+    x = torch.randn(2, 3, t, 4, 2)
+    torch.testing.assert_close(BatchAugment(AugmentConfig(crop_resize_min=1.0, **OFF))(x), x)
+
+
+def test_rotation_numpy_equals_torch_and_is_orthonormal():
+    angles = np.array([[0.3, -1.2, 2.0], [0.0, 0.0, 0.0]])
+    rt = rotation_matrices(torch.from_numpy(angles)).numpy()
+    for a, r in zip(angles, rt):
+        np.testing.assert_allclose(r, rotation_matrix(a), atol=1e-12)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(rotation_matrix(np.array([0, 0, np.pi / 2])) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+
+
+ALL_ON = AugmentConfig(shear=0.5, crop_pad_ratio=6, rotation=30.0, noise_std=0.05, joint_mask_prob=0.2,
+                       crop_resize_min=0.5)
+
+
+def _batch_with_padding(n=8, t=24):
+    x = torch.randn(n, 3, t, 25, 2)
+    x[..., 1] = 0.0  # absent second person
+    x[:, :, t - 6:] = 0.0  # zero-padded tail
+    return x
+
+
+def test_absent_persons_stay_zero_in_both_implementations():
+    x = _batch_with_padding()
+    out = BatchAugment(ALL_ON)(x)
+    assert torch.all(out[..., 1] == 0)
+    np_aug = NumpyAugment(ALL_ON, np.random.default_rng(0))
+    for sample in x.numpy():
+        assert np.all(np_aug(sample)[..., 1] == 0)
+    noisy = gaussian_noise(x[0].numpy(), np.random.default_rng(0), 0.1)
+    assert np.all(noisy[:, 18:] == 0) and np.all(noisy[..., 1] == 0)
+    assert abs((noisy[:, :18, :, 0] - x[0].numpy()[:, :18, :, 0]).std() - 0.1) < 0.01
+    noisy_t = BatchAugment(AugmentConfig(noise_std=0.1, **OFF))(x)
+    assert torch.all(noisy_t[:, :, 18:] == 0) and abs((noisy_t - x)[:, :, :18, :, 0].std() - 0.1) < 0.01
+
+
+def test_joint_mask_rate():
+    x = np.ones((3, 4, 25, 2))
+    rng = np.random.default_rng(0)
+    zeroed = np.mean([(joint_mask(x, rng, 0.3)[0, 0, :, 0] == 0).mean() for _ in range(400)])
+    xt = torch.ones(400, 3, 4, 25, 2)
+    out = BatchAugment(AugmentConfig(joint_mask_prob=0.3, **OFF))(xt)
+    zeroed_t = (out[:, 0, 0, :, 0] == 0).float().mean().item()
+    assert abs(zeroed - 0.3) < 0.02 and abs(zeroed_t - 0.3) < 0.02
+    assert torch.all((out == 0).all(dim=(1, 2, 4)) | (out == 1).all(dim=(1, 2, 4)))  # whole joints
+
+
+def test_device_dtype_and_reproducibility():
+    x = _batch_with_padding().double()
+    torch.manual_seed(3)
+    a = BatchAugment(ALL_ON)(x)
+    torch.manual_seed(3)
+    b = BatchAugment(ALL_ON)(x)
+    assert a.dtype == torch.float64 and a.device == x.device and a.shape == x.shape
+    torch.testing.assert_close(a, b)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    torch.testing.assert_close(BatchAugment(ALL_ON, g1)(x), BatchAugment(ALL_ON, g2)(x))
+    with pytest.raises(ValueError, match=r"\(N, 3, T, V, M\)"):
+        BatchAugment(ALL_ON)(x[0])
+    if torch.cuda.is_available():
+        xc = x.float().cuda()
+        out = BatchAugment(ALL_ON, torch.Generator().manual_seed(0))(xc)
+        assert out.device == xc.device and torch.all(out[..., 1] == 0)
