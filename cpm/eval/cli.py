@@ -1,0 +1,248 @@
+"""Entry points of the evaluation protocols (scripts/linear_eval.py, knn_eval.py, semi_supervised.py,
+finetune.py are thin wrappers around these `main` functions; so are the cpm-* console scripts).
+
+Common options: --config (dataset and eval settings; default: the checkpoint's own config), --checkpoint,
+--set KEY=VALUE overrides, --out (default: <checkpoint folder>/eval/<protocol>), --device, --seed.
+Each run writes results.json, scores.npy + labels.npy (test-set scores) and confusion.png into --out.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from cpm.api import load_checkpoint
+from cpm.config import Config, config_from_dict, load_config, parse_override
+from cpm.errors import CPMError
+
+
+def guarded(fn):
+    """Wrap a main(args) so bad input ends with one 'error: ...' line and exit code 2."""
+    def main(argv=None) -> int:
+        try:
+            fn(argv)
+        except CPMError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except OSError as err:  # e.g. an --out folder that cannot be written
+            print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        return 0
+    main.__doc__ = fn.__doc__
+    return main
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None,
+                   help="YAML config: its data section is the dataset evaluated on, its eval section the protocol "
+                        "settings (default: the config stored in the checkpoint)")
+    p.add_argument("--checkpoint", default=None, help="pretraining checkpoint, e.g. runs/ntu60_xsub/last.pt")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override config keys, e.g. --set eval.linear_epochs=10 data.num_workers=0")
+    p.add_argument("--out", default=None, help="output folder (default: <checkpoint folder>/eval/<protocol>)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: train.device of the config)")
+    p.add_argument("--seed", type=int, default=None, help="classifier init and batch order (default: train.seed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_config(config, checkpoint, overrides) -> Config:
+    """The evaluation config: --config with overrides, else the checkpoint's stored config with overrides."""
+    if config is not None:
+        return load_config(config, overrides)
+    if checkpoint is None:
+        raise CPMError("--config is required when no --checkpoint is given (it names the dataset)")
+    data = load_checkpoint(checkpoint)["config"]
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return config_from_dict(data)
+
+
+@dataclass
+class Run:
+    cfg: Config
+    device: torch.device
+    out: Path
+    seed: int
+    progress: bool
+
+
+def setup(args, protocol: str, checkpoint=None) -> Run:
+    """Config, device, output folder and seed of one evaluation run."""
+    from cpm.train.distributed import pick_device
+
+    checkpoint = checkpoint if checkpoint is not None else args.checkpoint
+    cfg = resolve_config(args.config, checkpoint, args.overrides)
+    name = args.device or cfg.train.device
+    try:
+        device = pick_device(name)
+    except RuntimeError as err:
+        raise CPMError(f"--device {name}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CPMError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+    if args.out:
+        out = Path(args.out)
+    elif checkpoint is not None:
+        out = Path(checkpoint).resolve().parent / "eval" / protocol
+    else:
+        out = Path("runs") / "eval" / protocol
+    seed = cfg.train.seed if args.seed is None else args.seed
+    torch.manual_seed(seed)
+    return Run(cfg, device, out, seed, not args.no_progress)
+
+
+def datasets(cfg: Config):
+    """(train, test) splits of the evaluation data."""
+    from cpm.data import build_dataset
+
+    return build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+
+
+def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_test")) -> dict:
+    return {k: res[k] for k in keys if k in res} | {"num_train": res.get("num_train"),
+                                                    "num_classes": res.get("num_classes")}
+
+
+def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **extra) -> Path:
+    """Write scores.npy/labels.npy, confusion.png and results.json (with the config that built the encoder,
+    `pretrain_config`, for hyper-parameter sweeps); print the one-line summary."""
+    from cpm.eval.plots import plot_confusion
+    from cpm.eval.results import make_record, save_scores, write_results
+
+    save_scores(run.out, res["scores"], res["labels"])
+    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%")
+    record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra,
+                         pretrain_config=ev.model_cfg.to_dict())
+    path = write_results(run.out, record)
+    print(f"{title}: top-1 {res['top1']:.2f}%  top-5 {res['top5']:.2f}%  ({res['num_test']} test clips, "
+          f"{res['num_classes']} classes) -> {path}")
+    return path
+
+
+@guarded
+def linear_main(argv=None) -> None:
+    """Linear evaluation of a frozen pretrained encoder (paper Sec. 4.2, Tables 1 and 4)."""
+    from cpm.eval.features import load_eval_encoder
+    from cpm.eval.linear import linear_eval
+    from cpm.eval.results import variant_of
+
+    p = argparse.ArgumentParser(prog="cpm-linear-eval", description=linear_main.__doc__)
+    add_common(p)
+    p.add_argument("--random-init", action="store_true", help="evaluate the same encoder at random init")
+    p.add_argument("--with-random-init", action="store_true",
+                   help="also evaluate the same encoder at random init (into <out>_random_init) and print both")
+    p.add_argument("--no-cache", action="store_true",
+                   help="re-encode every batch every epoch (slow path, for comparison) instead of caching features")
+    args = p.parse_args(argv)
+    run = setup(args, "linear_random_init" if args.random_init else "linear")
+    train_set, test_set = datasets(run.cfg)
+    modes = [args.random_init] + ([True] if args.with_random_init and not args.random_init else [])
+    top1 = {}
+    for random_init in modes:
+        out = run.out if random_init == args.random_init else run.out.with_name(run.out.name + "_random_init")
+        ev = load_eval_encoder(run.cfg, args.checkpoint, random_init, run.seed)
+        t0 = time.perf_counter()
+        res = linear_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.seed, cache=not args.no_cache,
+                          num_workers=run.cfg.data.num_workers, progress=run.progress)
+        finish(replace(run, out=out), "linear", res, ev, args.checkpoint, f"linear eval ({ev.source})",
+               stream=ev.stream, variant=variant_of(ev.model_cfg, random_init), cached=not args.no_cache,
+               seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
+        top1["random init" if random_init else "pretrained"] = res["top1"]
+    if len(top1) > 1:
+        print("linear top-1: " + " | ".join(f"{k} {v:.2f}%" for k, v in top1.items()))
+
+
+@guarded
+def knn_main(argv=None) -> None:
+    """Weighted cosine kNN (eval.knn_k, eval.knn_t) on frozen features: no training."""
+    from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
+    from cpm.eval.knn import knn_scores
+    from cpm.eval.linear import verify_frozen
+    from cpm.eval.metrics import classification_report
+    from cpm.eval.results import variant_of
+
+    p = argparse.ArgumentParser(prog="cpm-knn-eval", description=knn_main.__doc__)
+    add_common(p)
+    p.add_argument("--random-init", action="store_true", help="evaluate the same encoder at random init")
+    args = p.parse_args(argv)
+    run = setup(args, "knn_random_init" if args.random_init else "knn")
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed)
+    train_set, test_set = datasets(run.cfg)
+    t0 = time.perf_counter()
+    kw = dict(device=run.device, batch_size=run.cfg.eval.batch_size, num_workers=run.cfg.data.num_workers,
+              progress=run.progress)
+    ftr, ytr = extract_features(ev.encoder, train_set, ev.stream, desc="train features", **kw)
+    fte, yte = extract_features(ev.encoder, test_set, ev.stream, desc="test features", **kw)
+    verify_frozen(ev.encoder, ev.reference, ev.source)
+    num_classes = num_classes_of(train_set, test_set)
+    scores = knn_scores(ftr, ytr, fte, k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t, num_classes=num_classes).cpu()
+    res = {**classification_report(scores, yte.cpu()), "scores": scores, "labels": yte.cpu(),
+           "num_classes": num_classes, "num_train": len(train_set)}
+    finish(run, "knn", res, ev, args.checkpoint, f"kNN k={run.cfg.eval.knn_k} ({ev.source})", stream=ev.stream,
+           variant=variant_of(ev.model_cfg, args.random_init), k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t,
+           seconds=round(time.perf_counter() - t0, 3), device=str(run.device))
+
+
+def _finetune_run(args, fraction: float | None) -> None:
+    from cpm.eval.features import load_eval_encoder
+    from cpm.eval.finetune import check_fraction, finetune, labelled_subset, load_augment
+    from cpm.eval.results import variant_of
+
+    if fraction is not None:
+        check_fraction(fraction)
+    tag = f"semi_{100 * fraction:g}pct" if fraction is not None else "finetune"
+    run = setup(args, tag + ("_scratch" if args.from_scratch else ""))
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.from_scratch, run.seed)
+    train_set, test_set = datasets(run.cfg)
+    indices = None
+    if fraction is not None:
+        indices = labelled_subset(train_set.labels, fraction, run.cfg.eval.label_seed, run.out, args.subset)
+        print(f"labelled subset: {len(indices)} of {len(train_set)} training clips ({100 * fraction:g}%)")
+    augment = load_augment(run.cfg.eval.finetune_augment, run.cfg.data.augment)
+    t0 = time.perf_counter()
+    res = finetune(ev.encoder, train_set, test_set, ev.stream, run.cfg.eval, run.device, indices=indices,
+                   augment=augment, seed=run.seed, amp=run.cfg.train.amp, num_workers=run.cfg.data.num_workers,
+                   progress=run.progress)
+    protocol = "semi" if fraction is not None else "finetune"
+    title = f"{protocol} {'from scratch' if args.from_scratch else f'({ev.source})'}"
+    extra = {"fraction": fraction} if fraction is not None else {}
+    finish(run, protocol, res, ev, args.checkpoint, title, stream=ev.stream,
+           variant=variant_of(ev.model_cfg, from_scratch=args.from_scratch), **extra,
+           seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
+
+
+@guarded
+def semi_main(argv=None) -> None:
+    """Semi-supervised evaluation (Table 2): fine-tune encoder + classifier on a class-balanced label fraction."""
+    p = argparse.ArgumentParser(prog="cpm-semi-supervised", description=semi_main.__doc__)
+    add_common(p)
+    p.add_argument("--fraction", type=float, required=True, help="labelled fraction in (0, 1], e.g. 0.01 or 0.1")
+    p.add_argument("--subset", default=None, help="reuse a label_subset.json written by an earlier run")
+    p.add_argument("--from-scratch", action="store_true", help="same network from random init (supervised baseline)")
+    args = p.parse_args(argv)
+    _finetune_run(args, args.fraction)
+
+
+@guarded
+def finetune_main(argv=None) -> None:
+    """Full fine-tuning (Table 3): encoder + linear classifier trained on all training labels."""
+    p = argparse.ArgumentParser(prog="cpm-finetune", description=finetune_main.__doc__)
+    add_common(p)
+    p.add_argument("--from-scratch", action="store_true",
+                   help="train the same network from random init (the supervised ST-GCN baseline row)")
+    args = p.parse_args(argv)
+    args.subset = None
+    _finetune_run(args, None)

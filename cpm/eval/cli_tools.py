@@ -1,0 +1,195 @@
+"""Entry points that combine or visualise runs: 3-stream ensemble, t-SNE, mining-precision plot, results table.
+
+scripts/ensemble.py, tsne.py, plot_mining.py and results_table.py are thin wrappers around these mains.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from cpm.errors import CPMError
+from cpm.eval.cli import add_common, guarded, setup
+
+STREAM_SET = {"joint", "bone", "motion"}
+
+
+def _agree(values: list) -> str:
+    """The value all members share, "mixed" if they differ, "" if none has one."""
+    vals = {v for v in values if v not in (None, "")}
+    return vals.pop() if len(vals) == 1 else ("mixed" if vals else "")
+
+
+@guarded
+def ensemble_main(argv=None) -> None:
+    """3-stream ensemble (Table 1 '3S'): sum of the softmax test scores of joint, bone and motion runs."""
+    from cpm.eval.metrics import classification_report
+    from cpm.eval.plots import plot_confusion
+    from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
+
+    p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
+    p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
+    p.add_argument("--out", required=True, help="output folder of the ensemble")
+    args = p.parse_args(argv)
+    loaded = [(run, *load_scores(run)) for run in args.runs]
+    total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded])
+    recs = [rec for *_, rec in loaded]
+    streams = [rec.get("stream") for rec in recs]
+    stream = "3S" if sorted(s for s in streams if s) == sorted(STREAM_SET) else "+".join(s or "?" for s in streams)
+    report = classification_report(total, labels)
+    out = Path(args.out)
+    save_scores(out, total, labels)
+    plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%")
+    members = [{"run": str(run), "stream": rec.get("stream"), "top1": rec.get("metrics", {}).get("top1"),
+                "checkpoint": rec.get("checkpoint")} for run, *_, rec in loaded]
+    record = make_record("ensemble", report, None, None, benchmark=_agree([r.get("benchmark") for r in recs]),
+                         name=_agree([r.get("name") for r in recs]), stream=stream,
+                         variant=_agree([r.get("variant") for r in recs]),
+                         member_protocol=_agree([r.get("protocol") for r in recs]), members=members)
+    path = write_results(out, record)
+    each = ", ".join(f"{m['stream'] or m['run']} {m['top1']:.2f}%" for m in members if m["top1"] is not None)
+    print(f"ensemble {stream}: top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
+          f"{f'  (members: {each})' if each else ''} -> {path}")
+
+
+@guarded
+def tsne_main(argv=None) -> None:
+    """t-SNE of test embeddings of 10 classes (Fig. 6), side by side for several checkpoints."""
+    from sklearn.metrics import silhouette_score
+    from torch.utils.data import Subset
+
+    from cpm.data import build_dataset
+    from cpm.eval.features import extract_features, load_eval_encoder
+    from cpm.eval.plots import pick_classes, plot_tsne, sample_indices, tsne_2d
+    from cpm.eval.results import make_record, variant_of, write_results
+
+    p = argparse.ArgumentParser(prog="cpm-tsne", description=tsne_main.__doc__)
+    add_common(p)
+    p.add_argument("--compare", nargs="+", default=[], metavar="CHECKPOINT",
+                   help="more checkpoints drawn beside --checkpoint (e.g. the w/o PM run)")
+    p.add_argument("--title", nargs="+", default=None, help="one panel title per checkpoint")
+    p.add_argument("--classes", type=int, default=10, help="number of classes drawn (paper: 10)")
+    p.add_argument("--max-per-class", type=int, default=200, help="test clips per class at most")
+    p.add_argument("--perplexity", type=float, default=30.0)
+    args = p.parse_args(argv)
+    ckpts = ([args.checkpoint] if args.checkpoint else []) + args.compare
+    if not ckpts:
+        raise CPMError("t-SNE needs --checkpoint (and optionally --compare CHECKPOINT ...)")
+    if args.title is not None and len(args.title) != len(ckpts):
+        raise CPMError(f"--title: {len(args.title)} titles given for {len(ckpts)} checkpoints")
+    if args.classes < 2 or args.max_per_class < 1:
+        raise CPMError(f"--classes must be >= 2 and --max-per-class >= 1, got {args.classes}, {args.max_per_class}")
+    run = setup(args, "tsne", ckpts[0])
+    test_set = build_dataset(run.cfg.data, "test")
+    classes = pick_classes(test_set.labels, args.classes, run.seed)
+    idx = sample_indices(test_set.labels, classes, args.max_per_class, run.seed)
+    subset = Subset(test_set, idx.tolist())
+    panels, metrics = [], {}
+    for i, ckpt in enumerate(ckpts):
+        ev = load_eval_encoder(run.cfg, ckpt, seed=run.seed)
+        feats, labels = extract_features(ev.encoder, subset, ev.stream, run.device, run.cfg.eval.batch_size,
+                                         run.cfg.data.num_workers, progress=run.progress)
+        feats, labels = feats.cpu().numpy(), labels.cpu().numpy()
+        variant = variant_of(ev.model_cfg)
+        title = args.title[i] if args.title else {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant]
+        if title in metrics:  # two checkpoints of the same kind: tell them apart by their run folder
+            title = f"{title} [{Path(ckpt).resolve().parent.name}]"
+        sil = float(silhouette_score(feats, labels, metric="cosine")) if len(set(labels)) > 1 else None
+        panels.append((title if sil is None else f"{title} (silhouette {sil:.3f})", tsne_2d(feats, run.seed,
+                                                                                        args.perplexity), labels))
+        metrics[title] = {"checkpoint": str(ckpt), "variant": variant, "silhouette_cosine": sil}
+    png = plot_tsne(panels, run.out / "tsne.png")
+    write_results(run.out, make_record("tsne", {"panels": metrics, "classes": classes.tolist(),
+                                                "num_points": int(len(idx))}, run.cfg, ckpts[0]))
+    print(f"t-SNE of {len(idx)} test clips of {len(classes)} classes -> {png}")
+
+
+def _run_label(run_dir: Path) -> tuple[str, int | None]:
+    """Legend label and K of a pretraining run, from its config.yaml when present."""
+    from cpm.config import config_from_dict
+    from cpm.eval.results import variant_of
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return run_dir.name, None
+    cfg = config_from_dict(yaml.safe_load(path.read_text()) or {})
+    label = {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant_of(cfg)]
+    return f"{label} [{run_dir.name}]", cfg.loss.topk or None
+
+
+@guarded
+def plot_mining_main(argv=None) -> None:
+    """Mining precision of the top-K positives per epoch (Fig. 3), several runs overlaid (w/ and w/o PM)."""
+    from cpm.eval.plots import mining_curve, plot_mining
+    from cpm.eval.results import make_record, write_results
+
+    p = argparse.ArgumentParser(prog="cpm-plot-mining", description=plot_mining_main.__doc__)
+    p.add_argument("runs", nargs="+", help="pretraining run folders (holding metrics.jsonl)")
+    p.add_argument("--label", nargs="+", default=None, help="one legend label per run")
+    p.add_argument("--out", required=True, help="output folder (mining_precision.png, results.json)")
+    args = p.parse_args(argv)
+    if args.label is not None and len(args.label) != len(args.runs):
+        raise CPMError(f"--label: {len(args.label)} labels given for {len(args.runs)} runs")
+    curves, metrics, ks = [], {}, set()
+    for i, run in enumerate(map(Path, args.runs)):
+        label, k = _run_label(run if run.is_dir() else run.parent)
+        label = args.label[i] if args.label else label
+        ep, val = mining_curve(run)
+        curves.append((label, ep, val))
+        ks.add(k)
+        metrics[label] = {"run": str(run), "final": float(val[-1]), "mean": float(np.mean(val)),
+                          "epochs": ep.tolist(), "precision": val.round(3).tolist()}
+    k = ks.pop() if len(ks) == 1 else None
+    png = plot_mining(curves, Path(args.out) / "mining_precision.png", k=k)
+    write_results(args.out, make_record("mining", metrics, None, None))
+    print("mining precision (final epoch): " + ", ".join(f"{lab} {m['final']:.1f}%" for lab, m in metrics.items())
+          + f" -> {png}")
+
+
+@guarded
+def results_table_main(argv=None) -> None:
+    """Gather results.json files into markdown tables laid out like the paper's Tables 1-4."""
+    from cpm.eval.results import load_results, results_table
+
+    p = argparse.ArgumentParser(prog="cpm-results-table", description=results_table_main.__doc__)
+    p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively (e.g. runs/)")
+    p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
+    args = p.parse_args(argv)
+    records = load_results(args.paths)
+    if not records:
+        raise CPMError(f"no results.json found under {', '.join(args.paths)}")
+    text = f"<!-- {len(records)} runs, generated {time.strftime('%Y-%m-%d %H:%M')} -->\n" + results_table(records)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        print(f"{len(records)} runs -> {args.out}")
+    else:
+        print(text)
+
+
+@guarded
+def plot_sweep_main(argv=None) -> None:
+    """Linear accuracy against a pretraining hyper-parameter (Fig. 4: loss.topk, Fig. 5: loss.tau_target)."""
+    from cpm.eval.plots import plot_sweep
+    from cpm.eval.results import load_results, make_record, sweep_points, write_results
+
+    p = argparse.ArgumentParser(prog="cpm-plot-sweep", description=plot_sweep_main.__doc__)
+    p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively")
+    p.add_argument("--key", required=True, help="dotted pretraining config key on the x axis, e.g. loss.topk")
+    p.add_argument("--protocol", default="linear", help="which evaluation runs to use (default: linear)")
+    p.add_argument("--out", required=True, help="output folder (sweep.png, results.json)")
+    args = p.parse_args(argv)
+    points = sweep_points(load_results(args.paths), args.key, args.protocol)
+    if not points:
+        raise CPMError(f"no '{args.protocol}' results with a numeric '{args.key}' under {', '.join(args.paths)}")
+    lines = [(bench, list(pts), list(pts.values())) for bench, pts in sorted(points.items())]
+    png = plot_sweep(lines, Path(args.out) / "sweep.png", xlabel=args.key,
+                     ylabel=f"{args.protocol} top-1 (%)", title=f"Effect of {args.key}")
+    metrics = {bench: {str(x): v for x, v in sorted(pts.items())} for bench, pts in points.items()}
+    write_results(args.out, make_record("sweep", metrics, None, None, key=args.key, member_protocol=args.protocol))
+    for bench, pts in sorted(points.items()):
+        print(f"{bench}: " + ", ".join(f"{args.key}={x:g} {v:.1f}%" for x, v in sorted(pts.items())))
+    print(f"-> {png}")
