@@ -25,11 +25,13 @@ def _check(p: torch.Tensor | None, z: torch.Tensor, queue: torch.Tensor, **scala
             raise CPMError(f"{name}: expected 0 <= {name} <= N={queue.shape[0]} (queue size), got {value}")
 
 
-def similarities(x: torch.Tensor, queue: torch.Tensor) -> torch.Tensor:
-    """(B, N) cosine similarities x_bar . a_i of the l2-normalized rows of x with the queue, in float32
-    even under autocast (the softmax over N entries at tau' = 0.05 needs the precision)."""
+def similarities(x: torch.Tensor, queue: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """(B, N) cosine similarities x_bar . a_i of the l2-normalized rows of x with the queue, times `scale`, in
+    float32 even under autocast (the softmax over N entries at tau' = 0.05 needs the precision). The scale is
+    applied to the (B, D) side: a temperature costs no pass over the (B, N) result."""
     with torch.autocast(x.device.type, enabled=False):
-        return F.normalize(x.float(), dim=1) @ queue.float().t()
+        x = F.normalize(x.float(), dim=1)
+        return (x * scale if scale != 1.0 else x) @ queue.float().t()
 
 
 def mine_positives(z: torch.Tensor, queue: torch.Tensor, k: int) -> torch.Tensor:
@@ -48,14 +50,28 @@ def positive_enhanced_log_target(t_logits: torch.Tensor, idx: torch.Tensor, tau_
     """
     if renormalize:
         return t_logits.scatter(1, idx, 1.0 / tau_target).log_softmax(dim=1)
-    log_target = t_logits - t_logits.logsumexp(dim=1, keepdim=True)
-    lse = log_target.new_full(idx.shape, 1.0 / tau_target) - t_logits.logsumexp(dim=1, keepdim=True)
-    return log_target.scatter(1, idx, lse)
+    lse = t_logits.logsumexp(dim=1, keepdim=True)
+    return (t_logits - lse).scatter_(1, idx, (1.0 / tau_target - lse).expand(idx.shape))
 
 
 def kl_to_target(log_d: torch.Tensor, log_t: torch.Tensor) -> torch.Tensor:
     """(B,) sum_i t_i (log t_i - log d_i) = H(T, D) - H(T): Eq. 4 for T = D', Eq. 8 for T = D'_NP."""
     return (log_t.exp() * (log_t - log_d)).sum(dim=1)
+
+
+def log_target(t_logits: torch.Tensor, tau_target: float, positives: torch.Tensor | None = None,
+               renormalize: bool = False) -> torch.Tensor:
+    """log D' (Eq. 2) from target logits z_bar . a_i / tau', or log D'_NP (Eq. 7) given mined `positives`."""
+    with torch.no_grad():  # the target is under stop-gradient: nothing to record
+        if positives is None:
+            return t_logits.log_softmax(dim=1)
+        return positive_enhanced_log_target(t_logits, positives, tau_target, renormalize)
+
+
+def cpm_loss_from_logits(p_logits: torch.Tensor, t_logits: torch.Tensor, tau_target: float,
+                         positives: torch.Tensor | None = None, renormalize: bool = False) -> torch.Tensor:
+    """(B,) per-sample CPM loss from student logits p_bar . a_i / tau and target logits z_bar . a_i / tau'."""
+    return kl_to_target(p_logits.log_softmax(dim=1), log_target(t_logits, tau_target, positives, renormalize))
 
 
 def cpm_loss_from_similarities(p_sim: torch.Tensor, z_sim: torch.Tensor, tau: float, tau_target: float,
@@ -65,13 +81,7 @@ def cpm_loss_from_similarities(p_sim: torch.Tensor, z_sim: torch.Tensor, tau: fl
     `positives` (B, K) are the mined indices N_+ (Eq. 5-6); None gives Eq. 4, otherwise Eq. 8.
     Lets a caller that also needs the similarities for monitoring compute them once.
     """
-    log_d = (p_sim / tau).log_softmax(dim=1)  # Eq. 1
-    t_logits = z_sim.detach() / tau_target
-    if positives is None:
-        log_t = t_logits.log_softmax(dim=1)  # Eq. 2
-    else:
-        log_t = positive_enhanced_log_target(t_logits, positives, tau_target, renormalize)  # Eq. 7
-    return kl_to_target(log_d, log_t)
+    return cpm_loss_from_logits(p_sim / tau, z_sim.detach() / tau_target, tau_target, positives, renormalize)
 
 
 def cpm_loss(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float = 0.1,
@@ -83,6 +93,7 @@ def cpm_loss(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float =
     of Eq. 7 built from the K mined positives of Eq. 5-6. Gradients reach p only: z is detached.
     """
     _check(p, z, queue, tau=tau, tau_target=tau_target, topk=topk)
-    z_sim = similarities(z.detach(), queue)
-    positives = z_sim.topk(topk, dim=1).indices if topk > 0 else None
-    return cpm_loss_from_similarities(similarities(p, queue), z_sim, tau, tau_target, positives, renormalize).mean()
+    t_logits = similarities(z.detach(), queue, 1.0 / tau_target)
+    positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # same ranking as Eq. 5's z_bar . a_i
+    p_logits = similarities(p, queue, 1.0 / tau)
+    return cpm_loss_from_logits(p_logits, t_logits, tau_target, positives, renormalize).mean()

@@ -46,3 +46,16 @@ def test_gradients_flow_to_edge_importance():
 def test_bad_input_shapes(shape, msg):
     with pytest.raises(CPMError, match=msg):
         STGCN(hidden_channels=4, hidden_dim=8)(torch.randn(*shape))
+
+
+@pytest.mark.parametrize("cin, cout", [(3, 8), (8, 8), (8, 4)])
+def test_graph_conv_equals_conv_then_einsum(cin, cout):
+    from cpm.graph import Graph, get_layout
+    from cpm.models.stgcn import GraphConv
+
+    torch.manual_seed(0)
+    a = torch.from_numpy(Graph(get_layout("ntu")).A).double() * (1 + torch.rand(3, 25, 25, dtype=torch.float64))
+    gc = GraphConv(cin, cout, 3).double()
+    x = torch.randn(2, cin, 5, 25, dtype=torch.float64)
+    ref = torch.einsum("nkctv,kvw->nctw", gc.conv(x).view(2, 3, cout, 5, 25), a)  # ST-GCN's reference form
+    assert torch.allclose(gc(x, a), ref, atol=1e-10)

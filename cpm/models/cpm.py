@@ -14,16 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cpm.losses import cpm_loss_from_similarities, similarities
+from cpm.losses import cpm_loss_from_logits, similarities
 from cpm.queue import ContextQueue
 
 
 def mining_precision(positives: torch.Tensor, queue_labels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Fraction of mined queue entries (B, K) whose true label equals the sample's (Fig. 3); unknown (-1) ignored."""
+    """Fraction of mined queue entries (B, K) whose true label equals the sample's (Fig. 3); unknown (-1) ignored,
+    nan when none is known. Stays on the device (no host sync in the training step)."""
     mined = queue_labels[positives]
     known = mined >= 0
-    hits = (mined == labels[:, None]) & known
-    return hits.sum() / known.sum() if known.any() else torch.tensor(math.nan, device=positives.device)
+    hits = ((mined == labels[:, None]) & known).sum()
+    n = known.sum()
+    return torch.where(n > 0, hits / n.clamp(min=1), torch.full((), math.nan, device=positives.device))
 
 
 class CPM(nn.Module):
@@ -63,26 +65,36 @@ class CPM(nn.Module):
             self._update_target()
         z1 = self.projector(self.encoder(x1))
         z2 = self.projector(self.encoder(x2))
-        t1, t2 = self._target(x1, z1), self._target(x2, z2)
+        p1 = self.predictor(z1)
+        p2 = self.predictor(z2) if self.symmetric else None
+        return self.contrast(p1, p2, self._target(x1, z1), self._target(x2, z2), topk, labels, z1=z1)
+
+    def contrast(self, p1: torch.Tensor, p2: torch.Tensor | None, t1: torch.Tensor, t2: torch.Tensor,
+                 topk: int = 0, labels: torch.Tensor | None = None,
+                 z1: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Loss, mining, monitoring and enqueue from predictions p and targets t of both views (the part of
+        `forward` after the heads; p2 is None when not symmetric; `z1` is the student embedding watched for
+        collapse, default t1). Same dict as `forward`."""
         # the queue is written in place after the loss; the loss must keep the values it was computed with
         queue = self.queue.queue.clone()
-        pairs = [(self.predictor(z1), t2)] + ([(self.predictor(z2), t1)] if self.symmetric else [])
-        losses, z_sims = [], []
-        for p, t in pairs:
-            z_sim = similarities(t, queue)
-            positives = z_sim.topk(topk, dim=1).indices if topk > 0 else None
-            losses.append(cpm_loss_from_similarities(similarities(p, queue), z_sim, self.tau, self.tau_target,
-                                                     positives, self.renormalize).mean())
-            z_sims.append(z_sim)
-        out = {"loss": torch.stack(losses).mean()}
+        # both directions at once: rows [p1; p2] predict targets [t2; t1], one matmul per side (no loop)
+        p = p1 if p2 is None else torch.cat([p1, p2])
+        t = t2 if p2 is None else torch.cat([t2, t1])
         with torch.no_grad():
-            z_sim = z_sims[0]
-            out["top1_sim"] = z_sim.max(dim=1).values.mean()
-            out["emb_std"] = F.normalize(z1.detach().float(), dim=1).std(dim=0).mean()  # collapse -> 0 (SimSiam)
-            out["pe"] = torch.tensor(float(topk > 0), device=z_sim.device)
-            out["mining_precision"] = torch.tensor(math.nan, device=z_sim.device)
+            t_logits = similarities(t, queue, 1.0 / self.tau_target)
+            positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # Eq. 5-6, on the device
+        p_logits = similarities(p, queue, 1.0 / self.tau)
+        out = {"loss": cpm_loss_from_logits(p_logits, t_logits, self.tau_target, positives, self.renormalize).mean()}
+        with torch.no_grad():
+            b = t2.shape[0]
+            out["top1_sim"] = t_logits[:b].max(dim=1).values.mean() * self.tau_target  # back to cosine
+            emb = t1 if z1 is None else z1
+            out["emb_std"] = F.normalize(emb.detach().float(), dim=1).std(dim=0).mean()  # collapse -> 0 (SimSiam)
+            # torch.full launches a fill on the device; torch.tensor(value, device=cuda) would copy and sync
+            out["pe"] = torch.full((), float(topk > 0), device=p_logits.device)
+            out["mining_precision"] = torch.full((), math.nan, device=p_logits.device)
             if labels is not None and self.monitor_k > 0:
-                mined = z_sim.topk(self.monitor_k, dim=1).indices
-                out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(z_sim.device))
+                mined = positives[:b] if topk == self.monitor_k else t_logits[:b].topk(self.monitor_k, dim=1).indices
+                out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(p_logits.device))
             self.queue.enqueue(t2, labels)  # one entry per instance: the target of the second view
         return out

@@ -1,0 +1,97 @@
+"""Smoke test of scripts/benchmark.py --quick on tiny shapes: every section present, finite and self-consistent
+numbers (no timing assertions)."""
+import json
+import math
+
+import pytest
+
+from cpm.bench.cli import main
+from cpm.bench.memory import TreeMemory, descendants
+from cpm.bench.report import write_json
+
+TINY = ["model.hidden_channels=4", "model.hidden_dim=16", "model.proj_hidden=16", "model.proj_dim=8",
+        "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "data.num_frames=16", "eval.batch_size=8"]
+SECTIONS = ("throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+
+
+def _numbers(x, path="$"):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield path, x
+    elif x is None:
+        yield path, math.nan
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    argv = ["--device", "cpu", "--quick", "--json", str(out), "--batch", "4", "--steps", "1", "--warmup", "1",
+            "--rounds", "1", "--workers", "0", "--threads", "1", "--train-samples", "16", "--eval-samples", "16",
+            "--eval-epochs", "3", "--prep-files", "6", "--mem-gb", "0.005", "--set", *TINY]
+    assert main(argv) == 0
+    return json.loads(out.read_text())
+
+
+def test_every_section_present_with_finite_numbers(quick_run):
+    assert set(quick_run["sections"]) == set(SECTIONS)
+    bad = [p for p, v in _numbers(quick_run) if not math.isfinite(v)]
+    assert not bad, f"non-finite numbers: {bad}"
+    assert quick_run["config"]["input"] == [3, 16, 25, 2] and quick_run["config"]["queue_size"] == 64
+
+
+def test_sections_are_self_consistent(quick_run):
+    s = quick_run["sections"]
+    t = s["throughput"]
+    assert t["ours_samples_per_s"] > 0
+    assert t["ratio"] == pytest.approx(t["ours_samples_per_s"] / t["reference_samples_per_s"])
+    b = s["breakdown"]
+    assert sum(r["pct"] for r in b["rows"].values()) == pytest.approx(100.0)
+    assert sum(r["ms"] for r in b["rows"].values()) == pytest.approx(b["step_ms"])
+    assert b["met"] == (b["loss_mining_queue_pct"] <= 5.0) and b["queue_size"] == 64 and b["topk"] == 4
+    e = s["encoder"]
+    assert e["gflop_per_fwd_bwd"] > 0 and e["ratio"] == pytest.approx(e["encoder_gflops"] / e["matmul_gflops"])
+    assert e["samples"] == 2 * 4  # both views of one batch
+    le = s["linear_eval"]
+    assert le["samples"] == 16 and le["epochs"] == 3
+    assert le["uncached_s"] == pytest.approx(le["uncached_epoch_s"] * 3)
+    assert le["ratio"] == pytest.approx(le["uncached_s"] / le["cached_s"])
+    p = s["data_prep"]
+    assert p["files"] == 6 and p["one_worker"]["samples_written"] == p["all_cores"]["samples_written"] == 6
+    m = s["memory"]
+    assert m["array_gb"] >= 0.005 and m["samples_streamed"] > 0 and m["peak_main_rss_gb"] > 0
+    assert m["met"] == (m["peak_tree_pss_gb"] < 1.5)
+
+
+def test_bad_override_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--device", "cpu", "--json", str(tmp_path / "x.json"), "--threads", "1", "--only", "encoder",
+                 "--set", "model.hidden_chanels=4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hidden_chanels" in err[0]
+
+
+def test_json_replaces_non_finite_by_null(tmp_path):
+    path = write_json({"a": float("nan"), "b": [1.0, float("inf")]}, tmp_path / "r.json")
+    assert json.loads(path.read_text()) == {"a": None, "b": [1.0, None]}
+
+
+def test_tree_memory_sees_a_child_process():
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = b'x' * (64 << 20); time.sleep(3)"])
+    try:
+        import os
+        import time
+
+        time.sleep(1.0)
+        assert child.pid in descendants(os.getpid())
+        mem = TreeMemory(os.getpid())
+        assert mem.sample() >= 60  # MB: the child's 64 MB buffer is counted
+    finally:
+        child.kill()
+        child.wait()
