@@ -1,0 +1,136 @@
+"""Checkpoints as plain data: atomic writes, ``weights_only`` loads, RNG capture/restore, clear errors.
+
+A checkpoint is a dict with ``model`` (CPM state_dict, unwrapped from DDP, including the queue buffers),
+``optimizer``, ``scheduler``, ``scaler``, ``epoch`` (epochs completed), ``step`` (global iterations
+completed), ``rng``, ``config`` (``Config.to_dict()``) and ``version``. Only tensors, numbers, strings,
+lists, tuples and dicts are stored, so ``torch.load(weights_only=True)`` can read it.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from cpm.errors import CPMError
+
+REQUIRED_KEYS = ("model", "epoch", "step", "config")
+
+
+def capture_rng() -> dict:
+    """RNG states of python, numpy, torch CPU and (if available) every CUDA device, as plain data."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng`; CUDA states are restored only when the device count matches."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    npst = state["numpy"]
+    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
+                         npst["has_gauss"], npst["cached_gaussian"]))
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``state`` to ``path`` atomically: temp file in the same directory, fsync, ``os.replace``.
+
+    A crash mid-write leaves the previous file at ``path`` untouched (and at most a ``.tmp`` file).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(state), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # persist the rename itself (POSIX); not supported everywhere, harmless to skip
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint with ``weights_only=True``; any unreadable file -> one-line :class:`CPMError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CPMError(f"checkpoint {path}: file not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, not a torch file, pickled objects, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CPMError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {first[:200]}); "
+                       f"the file is truncated, corrupt or not a cpm checkpoint") from None
+    if not isinstance(state, dict):
+        raise CPMError(f"checkpoint {path}: expected a dict, found {type(state).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise CPMError(f"checkpoint {path}: missing entries {missing}; found {sorted(state)}")
+    return state
+
+
+def _short(keys: list[str], n: int = 6) -> str:
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise a one-line :class:`CPMError` listing missing/unexpected keys and shape mismatches."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_short(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_short(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatch (checkpoint vs model): {_short(shapes, 3)}")
+        raise CPMError(f"checkpoint {source}: does not match the model (another architecture or config?); "
+                       + "; ".join(parts))
+
+
+def load_model_state(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Strictly load ``state`` into ``model`` after :func:`check_state_dict` (one-line error otherwise)."""
+    check_state_dict(model, state, source)
+    model.load_state_dict(state, strict=True)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside DDP / torch.compile wrappers (their state_dicts carry prefixes)."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model

@@ -1,0 +1,124 @@
+"""One training step and the pieces around it: precision policy, optimizer, on-device views, features."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from cpm.data.streams import to_stream
+from cpm.errors import CPMError
+from cpm.train.lars import LARS, param_groups
+from cpm.train.schedule import set_lr
+
+# per-step scalars returned by the model (besides the loss) that the trainer logs
+MONITORED = ("top1_sim", "emb_std", "mining_precision")
+
+
+def make_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=None,
+                drop_last: bool = False) -> DataLoader:
+    """DataLoader with a private generator: worker seeding stays off the global RNG that on-device
+    augmentation replays on resume (the trainer reseeds it per epoch; workers are not persistent, so
+    per-sample augmentation in workers is a function of (seed, epoch) too)."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, drop_last=drop_last,
+                      num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
+                      generator=torch.Generator().manual_seed(cfg.train.seed))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Autocast dtype (None = fp32) and whether fp16 loss scaling is needed."""
+    dtype: torch.dtype | None
+    scaled: bool
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+
+def choose_precision(amp: str, device: torch.device) -> Precision:
+    """``auto``: bf16 on CUDA where supported, else fp16 + GradScaler; always fp32 on CPU."""
+    if amp == "off" or device.type != "cuda":
+        if amp in ("bf16", "fp16") and device.type != "cuda":
+            print(f"note: train.amp={amp} ignored on {device.type}; training in fp32")
+        return Precision(None, False)
+    if amp == "auto":
+        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return Precision(torch.bfloat16, False) if amp == "bf16" else Precision(torch.float16, True)
+
+
+def autocast(device: torch.device, precision: Precision):
+    if precision.dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=precision.dtype)
+
+
+def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:
+    """LARS (paper) with biases/norm parameters excluded, or SGD with weight decay on all (AimCLR lineage)."""
+    if optim_cfg.name == "lars":
+        return LARS(param_groups(model, optim_cfg.weight_decay), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+                    weight_decay=optim_cfg.weight_decay, eta=optim_cfg.trust_coefficient)
+    if optim_cfg.name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+                               weight_decay=optim_cfg.weight_decay)
+    raise CPMError(f"config key 'optim.name': expected lars|sgd, got '{optim_cfg.name}'")
+
+
+class TwoViews:
+    """Per-sample transform for ``data.augment.on_device=False``: two numpy views stacked (2, C, T, V, M)."""
+
+    def __init__(self, augment):
+        self.augment = augment
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([self.augment(x), self.augment(x)])
+
+
+def make_views(x: torch.Tensor, augment, stream: str, layout) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two augmented views of a joint batch, in the configured stream.
+
+    ``x`` is (N, C, T, V, M) raw joints, augmented here on its device by ``augment`` (BatchAugment), or
+    (N, 2, C, T, V, M) views already augmented per sample in the DataLoader workers (``augment`` unused).
+    """
+    with torch.no_grad():
+        if x.dim() == 6:
+            return to_stream(x[:, 0], stream, layout), to_stream(x[:, 1], stream, layout)
+        return to_stream(augment(x), stream, layout), to_stream(augment(x), stream, layout)
+
+
+def train_step(model: nn.Module, optimizer, scaler, batch, lr: float, topk: int, *, augment, stream: str,
+               layout, device: torch.device, precision: Precision) -> dict[str, torch.Tensor]:
+    """Augment, forward, backward, update; returns the model's detached scalars (no host sync)."""
+    x, y = batch
+    x = x.to(device, non_blocking=True)
+    y = y.to(device, non_blocking=True)
+    x1, x2 = make_views(x, augment, stream, layout)
+    set_lr(optimizer, lr)
+    with autocast(device, precision):
+        out = model(x1, x2, topk=topk, labels=y)  # labels feed the mining-precision monitor only
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(out["loss"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return {"loss": out["loss"].detach().float(), **{k: out[k].detach().float() for k in MONITORED if k in out}}
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, loader, stream: str, layout, device: torch.device,
+                     precision: Precision) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder features (N, D) and labels (N,) of a non-augmented loader, in eval mode (mode restored)."""
+    was_training = encoder.training
+    encoder.eval()
+    feats, labels = [], []
+    try:
+        for x, y in loader:
+            x = to_stream(x.to(device, non_blocking=True), stream, layout)
+            with autocast(device, precision):
+                feats.append(encoder(x).float())
+            labels.append(torch.as_tensor(y))
+    finally:
+        encoder.train(was_training)
+    return torch.cat(feats), torch.cat(labels).to(device)

@@ -1,0 +1,216 @@
+"""The pretraining loop (paper Sec. 3.4, 4.2): stage 1 = Eq. 4 for epochs [0, pe_start_epoch), stage 2 = Eq. 8.
+
+``pretrain(cfg)`` runs on one device or under ``torchrun`` (DDP); it writes into the run folder
+``config.yaml``, ``last.pt`` (every epoch), ``epoch_XXXX.pt`` (every ``train.save_every``),
+``metrics.jsonl`` and TensorBoard events in ``tb/`` (rank 0 only).
+"""
+from __future__ import annotations
+
+import inspect
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DistributedSampler
+
+from cpm.data import build_dataset
+from cpm.data.transforms import BatchAugment, NumpyAugment
+from cpm.errors import CPMError
+from cpm.models import build_model
+from cpm.train import distributed as dist
+from cpm.train import runstate
+from cpm.train.logger import METRICS_FILE, RunLogger
+from cpm.train.monitor import NO_BAD_STEP, KnnMonitor, StepStats, check_finite, track_bad_step
+from cpm.train.schedule import schedule_state, warmup_cosine
+from cpm.train.steps import TwoViews, build_optimizer, choose_precision, make_loader, train_step
+
+
+@dataclass
+class RunResult:
+    """Where a run left its outputs."""
+    out_dir: Path
+    checkpoint: Path
+    tb_dir: Path
+    metrics: Path
+    epoch: int
+    step: int
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _wrap(model, cfg, info):
+    """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
+    if cfg.train.compile:
+        for part in (model.encoder, model.projector, model.predictor):
+            part.compile()
+    if not info.distributed:
+        return model
+    if cfg.model.sync_bn:
+        if info.device.type != "cuda":  # torch's SyncBatchNorm has no CPU kernel
+            raise CPMError("config key 'model.sync_bn': SyncBatchNorm needs CUDA devices; set model.sync_bn=false "
+                           "on CPU (each process then normalizes with its own batch statistics)")
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    ddp = torch.nn.parallel.DistributedDataParallel
+    # the queue is identical on every rank by construction (all-gather): no per-step buffer broadcast
+    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
+               else {"broadcast_buffers": False})  # renamed in recent torch
+    return ddp(model, device_ids=ids, **no_sync)
+
+
+def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, force: bool = False,
+             stop_after: int | None = None) -> RunResult:
+    """Pretrain CPM as configured; ``resume`` = None | "auto" | checkpoint path; ``force`` overwrites another
+    run in ``out_dir``; ``stop_after`` ends this call after that many epochs (the schedule still spans
+    ``train.epochs``, a later ``resume`` continues it)."""
+    started = dist.is_dist()
+    info = dist.init_distributed(cfg.train.device)
+    try:
+        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force).train(stop_after)
+    finally:
+        if not started:
+            dist.cleanup()
+
+
+class Run:
+    """Everything one pretraining run holds: data, model, optimizer, counters, logger."""
+
+    def __init__(self, cfg, info: dist.DistInfo, out: Path, resume: str | None, force: bool):
+        tc = cfg.train
+        self.cfg, self.info, self.out = cfg, info, out
+        self.resume_path = runstate.resolve_resume(out, resume, force)  # refuses before anything is built
+        seed_everything(tc.seed)
+        if tc.batch_size % info.world_size:
+            raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is not divisible by the "
+                           f"{info.world_size} torchrun processes")
+        self.per_rank = tc.batch_size // info.world_size
+        aug = cfg.data.augment
+        self.train_set = build_dataset(cfg.data, "train", transform=None if aug.on_device else
+                                       TwoViews(NumpyAugment(aug)))
+        if len(self.train_set) < tc.batch_size:
+            raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is larger than the training set "
+                           f"({len(self.train_set)} samples)")
+        self.layout, self.device = self.train_set.layout, info.device
+        self.precision = choose_precision(tc.amp, self.device)
+        model = build_model(cfg).to(self.device)  # same seed on every rank -> same init (DDP broadcasts it too)
+        self.optimizer = build_optimizer(model, cfg.optim)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scaled)
+        self.augment = BatchAugment(aug)
+        self.progress = runstate.Progress()
+        if self.resume_path is not None:
+            self.progress = runstate.restore(self.resume_path, model, self.optimizer, self.scaler, self.device, cfg)
+        else:
+            torch.manual_seed(tc.seed + info.rank)  # distinct augmentation/dropout streams per rank
+        self.model = _wrap(model, cfg, info)
+        self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
+                                          shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
+        self.loader = make_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
+        steps = len(self.loader)
+        if steps == 0:
+            raise CPMError(f"config key 'train.batch_size': {self.per_rank} per process exceeds the "
+                           f"{len(self.sampler)} samples each process sees")
+        self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
+                          warmup_steps=cfg.schedule.warmup_epochs * steps)
+        self.knn = KnnMonitor(cfg, self.device, self.precision) if cfg.eval.knn_every > 0 else None
+        self.bad_step = torch.full((), NO_BAD_STEP, dtype=torch.long, device=self.device)
+
+    def result(self, tb_dir: Path) -> RunResult:
+        return RunResult(self.out, self.out / runstate.LAST, tb_dir, self.out / METRICS_FILE,
+                         self.progress.epoch, self.progress.step)
+
+    def train(self, stop_after: int | None = None) -> RunResult:
+        cfg, tc, info, out = self.cfg, self.cfg.train, self.info, self.out
+        if self.progress.epoch >= tc.epochs:
+            if info.is_main:
+                print(f"run in {out} is already complete ({self.progress.epoch}/{tc.epochs} epochs)")
+            return self.result(out / "tb")
+        if info.is_main:
+            if self.resume_path is None:
+                runstate.clear_run(out)  # only reached with --force when another run was there
+            out.mkdir(parents=True, exist_ok=True)
+            runstate.write_config(cfg, out)
+            what = f"resuming {self.resume_path} at epoch {self.progress.epoch + 1}" if self.resume_path else "starting"
+            print(f"{what}: {tc.epochs} epochs, batch {tc.batch_size} ({info.world_size} x {self.per_rank}), "
+                  f"device {self.device}, {self.precision.name}, {len(self.train_set)} training samples -> {out}")
+        dist.barrier()
+        logger = RunLogger(out, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
+                           resume_step=self.progress.step if self.resume_path else None)
+        end = tc.epochs if stop_after is None else min(tc.epochs, self.progress.epoch + stop_after)
+        self.model.train()
+        try:
+            for epoch in range(self.progress.epoch, end):
+                means = self.train_epoch(epoch, logger)
+                self.end_epoch(epoch, means, logger)
+        finally:
+            logger.close()
+        return self.result(logger.tb_dir)
+
+    def train_epoch(self, epoch: int, logger: RunLogger) -> dict[str, float]:
+        """One pass over the training set; per-step scalars every ``logging.log_every`` steps."""
+        cfg, tc, lc = self.cfg, self.cfg.train, self.cfg.loss
+        self.sampler.set_epoch(epoch)
+        self.loader.generator.manual_seed(tc.seed * 100003 + epoch)
+        topk = lc.topk if epoch >= lc.pe_start_epoch else 0  # stage 2 (Eq. 8) from pe_start_epoch on
+        stage = 2.0 if topk > 0 else 1.0
+        window, total = StepStats(self.device), StepStats(self.device)
+        t_epoch = t_win = time.perf_counter()
+        win_samples, lr = 0, 0.0
+        bar = logger.progress(len(self.loader), epoch, tc.epochs) if cfg.logging.progress else None
+        for batch in self.loader:
+            lr = warmup_cosine(self.progress.step, **self.sched)
+            scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
+                                 stream=cfg.data.stream, layout=self.layout, device=self.device,
+                                 precision=self.precision)
+            self.progress.step += 1
+            self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
+            window.add(scalars)
+            total.add(scalars)
+            win_samples += tc.batch_size
+            if bar is not None:
+                bar.update(1)
+            if self.progress.step % cfg.logging.log_every == 0:
+                means, now = window.means(), time.perf_counter()
+                means.update(lr=lr, stage=stage, samples_per_s=win_samples / max(now - t_win, 1e-9))
+                if self.device.type == "cuda":
+                    means["gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+                logger.log("step", epoch, self.progress.step, means)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{lr:.4g}", sps=f"{means['samples_per_s']:.0f}")
+                window.reset()
+                t_win, win_samples = now, 0
+                check_finite(means["loss"], self.bad_step, epoch, self.out / runstate.LAST)
+        if bar is not None:
+            bar.close()
+        elapsed = time.perf_counter() - t_epoch
+        means = total.means()
+        means.update(lr=lr, stage=stage, samples_per_s=len(self.loader) * tc.batch_size / elapsed,
+                     epoch_time_s=elapsed)
+        check_finite(means["loss"], self.bad_step, epoch, self.out / runstate.LAST)
+        return means
+
+    def end_epoch(self, epoch: int, means: dict[str, float], logger: RunLogger) -> None:
+        """kNN probe when due, epoch scalars, checkpoints (rank 0 writes, every rank gives its RNG state)."""
+        cfg, info, p = self.cfg, self.info, self.progress
+        p.epoch = epoch + 1
+        if self.knn is not None and (p.epoch % cfg.eval.knn_every == 0 or p.epoch == cfg.train.epochs):
+            if info.is_main:
+                means["knn_top1"] = self.knn(self.model)
+            dist.barrier()
+        logger.log("epoch", epoch, p.step, means)
+        if info.is_main:
+            knn = f", kNN {means['knn_top1']:.1f}%" if "knn_top1" in means else ""
+            print(f"epoch {p.epoch}/{cfg.train.epochs} stage {int(means['stage'])}: loss {means['loss']:.4f}, "
+                  f"lr {means['lr']:.4g}, {means['samples_per_s']:.1f} samples/s{knn}", flush=True)
+        rng = runstate.gather_rng()  # collective
+        if info.is_main:
+            state = runstate.make_state(self.model, self.optimizer, self.scaler,
+                                        schedule_state(p.step, **self.sched), p, cfg, rng)
+            runstate.save(state, self.out, p.epoch, cfg.train.save_every)
+        dist.barrier()

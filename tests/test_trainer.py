@@ -1,0 +1,142 @@
+"""The pretraining loop on the embedded synthetic data (tiny shapes): exact resume, NaN stop, out-dir policy."""
+import json
+
+import pytest
+import torch
+
+from cpm.config import Config
+from cpm.errors import CPMError
+from cpm.train import trainer
+from cpm.train.checkpoint import load_checkpoint
+from cpm.train.cli import main as cli_main
+from cpm.train.logger import read_metrics
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny ops: a second intra-op thread only adds sync overhead (10x slower on a busy 2-core machine)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(epochs=3) -> Config:
+    cfg = Config()
+    d = cfg.data
+    d.num_frames, d.num_workers = 16, 0
+    d.synthetic.num_train, d.synthetic.num_test = 48, 24
+    m = cfg.model
+    m.hidden_channels, m.hidden_dim, m.proj_hidden, m.proj_dim, m.pred_hidden = 4, 16, 16, 8, 16
+    cfg.loss.queue_size, cfg.loss.topk, cfg.loss.pe_start_epoch = 32, 4, 1  # epoch 2 on is stage 2
+    cfg.optim.lr, cfg.optim.final_lr = 0.5, 0.005
+    cfg.schedule.warmup_epochs = 1
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.save_every = epochs, 16, 2
+    cfg.logging.log_every, cfg.logging.tensorboard, cfg.logging.progress = 1, False, False
+    return cfg
+
+
+def step_losses(out):
+    return [r["loss"] for r in read_metrics(out / "metrics.jsonl", "step")]
+
+
+def test_resume_gives_the_same_losses(tmp_path):
+    full = trainer.pretrain(tiny(), tmp_path / "full")
+    trainer.pretrain(tiny(), tmp_path / "split", stop_after=2)
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 2
+    part = trainer.pretrain(tiny(), tmp_path / "split", resume="auto")
+    assert (full.epoch, full.step, part.epoch, part.step) == (3, 9, 3, 9)
+    a, b = step_losses(tmp_path / "full"), step_losses(tmp_path / "split")
+    assert len(a) == 9 and a == b  # bit-identical on CPU, stage 1 and stage 2 steps alike
+    stages = [r["stage"] for r in read_metrics(tmp_path / "full" / "metrics.jsonl", "step")]
+    assert stages == [1.0] * 3 + [2.0] * 6
+    sa = load_checkpoint(tmp_path / "full" / "last.pt")
+    sb = load_checkpoint(tmp_path / "split" / "last.pt")
+    for k, v in sa["model"].items():  # weights, BN statistics and the queue with its pointer
+        assert torch.equal(v, sb["model"][k]), k
+    assert int(sa["model"]["queue.ptr"]) == 9 * 16 % 32
+    assert sorted(p.name for p in (tmp_path / "full").glob("*.pt")) == ["epoch_0002.pt", "last.pt"]
+
+
+def test_checkpoint_content_and_schedule(tmp_path):
+    cfg = tiny(epochs=2)
+    trainer.pretrain(cfg, tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "scaler", "epoch", "step", "rng", "config", "version"} <= set(state)
+    assert state["config"] == cfg.to_dict() and state["scheduler"]["step"] == 6
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")]
+    # 3 steps/epoch, warmup 1 epoch: 0, 1/3, 2/3 of 0.5, then cosine from 0.5 over 3 steps
+    assert lrs[:4] == pytest.approx([0.0, 0.5 / 3, 1.0 / 3, 0.5])
+    assert (tmp_path / "config.yaml").is_file()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    build = trainer.build_model
+    calls = {"n": 0}
+
+    def poisoned(cfg):
+        model = build(cfg)
+        forward = model.forward
+
+        def fwd(*a, **k):
+            out = forward(*a, **k)
+            calls["n"] += 1
+            if calls["n"] == 5:  # 2nd step of epoch 2
+                out["loss"] = out["loss"] * float("nan")
+            return out
+
+        model.forward = fwd
+        return model
+
+    monkeypatch.setattr(trainer, "build_model", poisoned)
+    with pytest.raises(CPMError, match=r"non-finite loss \(nan\) at epoch 2, step 5") as err:
+        trainer.pretrain(tiny(), tmp_path)
+    assert "last.pt" in str(err.value)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values()
+                                       if v.is_floating_point())
+
+
+def test_out_dir_refusal_resume_and_force(tmp_path):
+    trainer.pretrain(tiny(epochs=1), tmp_path)
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(CPMError, match="already holds checkpoints.*--resume auto.*--force"):
+        trainer.pretrain(tiny(epochs=1), tmp_path)
+    assert (tmp_path / "last.pt").read_bytes() == before
+    done = trainer.pretrain(tiny(epochs=1), tmp_path, resume="auto")  # nothing left to do
+    assert done.epoch == 1 and (tmp_path / "last.pt").read_bytes() == before
+    with pytest.raises(CPMError, match="checkpoint not found"):
+        trainer.pretrain(tiny(epochs=1), tmp_path, resume=str(tmp_path / "missing.pt"))
+    trainer.pretrain(tiny(epochs=1), tmp_path, force=True)
+    assert len(step_losses(tmp_path)) == 3  # the old run's metrics were replaced, not appended to
+
+
+def test_resume_from_other_architecture_is_refused(tmp_path):
+    trainer.pretrain(tiny(epochs=1), tmp_path)
+    other = tiny(epochs=2)
+    other.model.hidden_channels = 8
+    with pytest.raises(CPMError, match=r"does not match the model.*shape mismatch"):
+        trainer.pretrain(other, tmp_path, resume="auto")
+
+
+def test_bad_inputs(tmp_path):
+    cfg = tiny()
+    cfg.train.batch_size = 64  # > 48 training samples
+    with pytest.raises(CPMError, match="larger than the training set"):
+        trainer.pretrain(cfg, tmp_path)
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_cli_one_line_errors_and_paths(tmp_path, capsys):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("base: " + str(tmp_path / "b.yaml") + "\n")
+    (tmp_path / "b.yaml").write_text(json.dumps(tiny(epochs=1).to_dict()))  # JSON is YAML
+    assert cli_main(["--config", str(cfg_file), "--set", "optim.lrr=1"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'lr'" in err and err.count("\n") == 1
+    out_dir = tmp_path / "run"
+    assert cli_main(["--config", str(cfg_file), "--out", str(out_dir), "--set", "logging.tensorboard=true"]) == 0
+    printed = capsys.readouterr().out
+    assert f"checkpoint: {out_dir / 'last.pt'}" in printed and str(out_dir / "tb") in printed
+    assert any((out_dir / "tb").iterdir())
+    assert cli_main(["--config", str(cfg_file), "--out", str(out_dir)]) == 2  # refuses to overwrite
