@@ -46,6 +46,8 @@ class DataConfig:
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
+    normalize: bool = False  # per clip at load: centre on the layout's centre joint, rotate about y so the
+    # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR)
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
     array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item

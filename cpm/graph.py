@@ -36,6 +36,7 @@ class Layout:
     num_joints: int
     edges: tuple[tuple[int, int], ...]
     center: int
+    shoulders: tuple[int, int] | None = None  # (left, right) 0-based, for view normalisation; None = unknown
 
     def __post_init__(self) -> None:
         v = self.num_joints
@@ -71,8 +72,8 @@ class Layout:
 
 
 LAYOUTS = {
-    "ntu": Layout("ntu", 25, tuple((c - 1, p - 1) for c, p in _NTU_1BASED), 20),
-    "kinect_v1": Layout("kinect_v1", 20, tuple((c - 1, p - 1) for c, p in _KINECT_V1_1BASED), 2),
+    "ntu": Layout("ntu", 25, tuple((c - 1, p - 1) for c, p in _NTU_1BASED), 20, shoulders=(4, 8)),
+    "kinect_v1": Layout("kinect_v1", 20, tuple((c - 1, p - 1) for c, p in _KINECT_V1_1BASED), 2, shoulders=(0, 1)),
 }
 
 

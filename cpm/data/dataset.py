@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cpm.data.normalize import resize_frames
+from cpm.data.normalize import align_shoulders, resize_frames
 from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d, read_pyskl
 from cpm.errors import CPMError
 from cpm.graph import Layout, get_layout
@@ -27,6 +27,16 @@ def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
     return resize_frames(x[:, valid[0]: valid[-1] + 1], num_frames).astype(np.float32)
 
 
+def normalize_view(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """Centre every person on the layout's centre joint in every frame and rotate each frame about y so the
+    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero."""
+    present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
+    x = (x - x[:, :, layout.center: layout.center + 1]) * present
+    if layout.shoulders is not None:
+        x = align_shoulders(x, *layout.shoulders)
+    return x.astype(np.float32)
+
+
 def fit_persons(x: np.ndarray, max_persons: int) -> np.ndarray:
     """Keep the first `max_persons` bodies of (C, T, V, M), zero-padding when there are fewer."""
     m = x.shape[-1]
@@ -44,8 +54,8 @@ class SkeletonDataset(Dataset):
     """
 
     def __init__(self, samples: Samples, layout: Layout, num_frames: int, max_persons: int,
-                 num_classes: int | None = None, transform=None):
-        self.samples, self.layout, self.transform = samples, layout, transform
+                 num_classes: int | None = None, transform=None, normalize: bool = False):
+        self.samples, self.layout, self.transform, self.normalize = samples, layout, transform, normalize
         self.num_frames, self.max_persons = num_frames, max_persons
         self.labels = samples.labels
         self.names, self.num_skipped = samples.names, samples.num_skipped
@@ -64,6 +74,8 @@ class SkeletonDataset(Dataset):
         if self.samples.lazy and not np.isfinite(x).all():
             raise CPMError(f"{self.samples.source}: sample {index} has NaN/inf coordinates")
         x = fit_persons(resize_valid_frames(x, self.num_frames), self.max_persons)
+        if self.normalize:
+            x = normalize_view(x, self.layout)
         if self.transform is not None:
             x = self.transform(x)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
@@ -103,4 +115,4 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
     else:
         samples = read_msr_action3d(cfg.root, split, v)
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
-                           num_classes=cfg.num_classes or None, transform=transform)
+                           num_classes=cfg.num_classes or None, transform=transform, normalize=cfg.normalize)

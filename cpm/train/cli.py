@@ -9,7 +9,7 @@ from cpm.errors import CPMError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="cpm-pretrain", description=__doc__.strip().splitlines()[0])
+    p = argparse.ArgumentParser(prog="cpm-pretrain", description="Pretrain CPM (two stages) from a YAML config.")
     p.add_argument("--config", required=True, help="YAML config, e.g. configs/ntu60_xsub.yaml")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override config keys, e.g. --set optim.lr=0.25 train.epochs=10")
