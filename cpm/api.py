@@ -6,27 +6,17 @@ from pathlib import Path
 import torch
 
 from cpm.config import config_from_dict
-from cpm.errors import CPMError
 from cpm.models import build_encoder
 from cpm.models.stgcn import STGCN
+from cpm.train.checkpoint import load_checkpoint as read_checkpoint, load_model_state
 
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile wrappers
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """Read a cpm checkpoint with `weights_only=True`; one-line CPMError for a missing or corrupt file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CPMError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated zip, pickle of objects, not a torch file ...
-        raise CPMError(f"checkpoint {path} could not be read ({type(err).__name__}: "
-                       f"{str(err).splitlines()[0][:120]}); expected a cpm checkpoint written by scripts/pretrain.py") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CPMError(f"checkpoint {path}: expected a dict with 'model' and 'config', found {keys}")
-    return ckpt
+    """Read a cpm checkpoint with `weights_only=True` (it needs 'model' and 'config'); one-line CPMError for
+    a missing, truncated or foreign file."""
+    return read_checkpoint(path, map_location, required=("model", "config"))
 
 
 def _strip(key: str) -> str:
@@ -42,25 +32,12 @@ def encoder_state(model_state: dict, prefix: str = "encoder.") -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def load_state_strict(module: torch.nn.Module, state: dict, source) -> None:
-    """`load_state_dict(strict=True)` with a one-line CPMError listing missing/unexpected/mis-shaped keys."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        raise CPMError(f"{source}: incompatible weights: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                       f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, "
-                       f"shape mismatch {shapes[:5]}")
-    module.load_state_dict(state)
-
-
 def load_encoder(path, map_location="cpu") -> STGCN:
     """The pretrained ST-GCN encoder of a cpm checkpoint, rebuilt from its stored config, in eval mode."""
     ckpt = load_checkpoint(path, map_location)
     cfg = config_from_dict(ckpt["config"])
     encoder = build_encoder(cfg)
-    load_state_strict(encoder, encoder_state(ckpt["model"]), f"checkpoint {path}")
+    load_model_state(encoder, encoder_state(ckpt["model"]), str(path))
     return encoder.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 
 

@@ -158,4 +158,4 @@ class Config:
         return asdict(self)
 
 
-from cpm.config_io import config_from_dict, load_config, parse_override, validate  # noqa: E402,F401
+from cpm.config_io import apply_overrides, config_from_dict, load_config, parse_override, validate  # noqa: E402,F401

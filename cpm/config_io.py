@@ -91,6 +91,13 @@ def parse_override(text: str) -> dict:
     return out
 
 
+def apply_overrides(data: dict, overrides=()) -> dict:
+    """A copy of the nested config dict `data` with the `KEY=VALUE` overrides merged in."""
+    for text in overrides:
+        data = _merge(data, parse_override(text))
+    return data
+
+
 def config_from_dict(data: dict):
     """Build and validate a `Config` from a nested dict (e.g. the one stored in a checkpoint)."""
     from cpm.config import Config
@@ -102,10 +109,7 @@ def config_from_dict(data: dict):
 
 def load_config(path, overrides=()):
     """Read a YAML config (following `base:`), apply `KEY=VALUE` overrides, type- and value-check it."""
-    data = _read_yaml(Path(path))
-    for text in overrides:
-        data = _merge(data, parse_override(text))
-    return config_from_dict(data)
+    return config_from_dict(apply_overrides(_read_yaml(Path(path)), overrides))
 
 
 def _check(cond: bool, key: str, msg: str) -> None:

@@ -193,14 +193,14 @@ def test_bad_checkpoints_are_one_line_errors(runs, tmp_path, capsys):
         assert len(lines) == 1 and lines[0].startswith("error: ")
         return lines[0]
 
-    assert "checkpoint not found" in err_of(tmp_path / "nope.pt")
+    assert "file not found" in err_of(tmp_path / "nope.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
-    assert "could not be read" in err_of(tmp_path / "corrupt.pt")
+    assert "cannot be read" in err_of(tmp_path / "corrupt.pt")
     state = torch.load(ckpt, weights_only=True)
     state["model"] = {k.replace("encoder.blocks.9.", "encoder.blocks.99."): v for k, v in state["model"].items()}
     torch.save(state, tmp_path / "wrong.pt")
     msg = err_of(tmp_path / "wrong.pt")
-    assert "missing ['blocks.9." in msg and "unexpected ['blocks.99." in msg
+    assert "missing keys: blocks.9." in msg and "unexpected keys: blocks.99." in msg
     assert linear_main(["--checkpoint", str(ckpt), "--set", "eval.linear_epochs=0", *FAST, "--out", str(tmp_path)]) == 2
     assert "eval.linear_epochs" in capsys.readouterr().err
 

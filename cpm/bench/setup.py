@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpm.config import Config, config_from_dict, parse_override
+from cpm.config import Config, apply_overrides, config_from_dict
 from cpm.errors import CPMError
 
 SECTIONS = ("throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
@@ -55,21 +55,11 @@ def make_config(opts: BenchOptions, root: str | Path) -> Config:
     data["data"].update(format="arrays", root=str(root), num_workers=opts.workers)
     data["train"].update(batch_size=opts.batch, device=str(opts.device))
     data["logging"].update(tensorboard=False, progress=False)
-    for text in opts.overrides:
-        _merge(data, parse_override(text))
-    cfg = config_from_dict(data)
+    cfg = config_from_dict(apply_overrides(data, opts.overrides))
     if cfg.data.format != "arrays" or cfg.data.num_frames < 4:
         raise CPMError(f"--set: the benchmark needs data.format=arrays and data.num_frames >= 4, got "
                        f"{cfg.data.format!r} / {cfg.data.num_frames}")
     return cfg
-
-
-def _merge(base: dict, over: dict) -> None:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
 
 
 def skeleton_chunk(rng: np.random.Generator, n: int, t: int, v: int, m: int) -> np.ndarray:

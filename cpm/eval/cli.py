@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from cpm.api import load_checkpoint
-from cpm.config import Config, config_from_dict, load_config, parse_override
+from cpm.config import Config, apply_overrides, config_from_dict, load_config
 from cpm.errors import CPMError
 
 
@@ -52,23 +52,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def resolve_config(config, checkpoint, overrides) -> Config:
     """The evaluation config: --config with overrides, else the checkpoint's stored config with overrides."""
     if config is not None:
         return load_config(config, overrides)
     if checkpoint is None:
         raise CPMError("--config is required when no --checkpoint is given (it names the dataset)")
-    data = load_checkpoint(checkpoint)["config"]
-    for text in overrides:
-        data = _merge(data, parse_override(text))
-    return config_from_dict(data)
+    return config_from_dict(apply_overrides(load_checkpoint(checkpoint)["config"], overrides))
 
 
 @dataclass

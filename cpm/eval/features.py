@@ -13,7 +13,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cpm.api import encoder_state, load_checkpoint, load_state_strict
+from cpm.api import encoder_state, load_checkpoint
+from cpm.train.checkpoint import load_model_state
 from cpm.config import Config, config_from_dict
 from cpm.data import to_stream
 from cpm.errors import CPMError
@@ -54,7 +55,7 @@ def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, s
         torch.manual_seed(seed)
         encoder = build_encoder(model_cfg)
     if state is not None and not random_init:
-        load_state_strict(encoder, state, f"checkpoint {checkpoint}")
+        load_model_state(encoder, state, str(checkpoint))
     check_compatible(model_cfg, cfg, checkpoint or "random init")
     stream = model_cfg.data.stream
     if stream != cfg.data.stream:

@@ -77,8 +77,10 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint with ``weights_only=True``; any unreadable file -> one-line :class:`CPMError`."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    required: tuple = REQUIRED_KEYS) -> dict:
+    """Load a checkpoint with ``weights_only=True``; any unreadable file or a missing `required` entry ->
+    one-line :class:`CPMError`."""
     path = Path(path)
     if not path.is_file():
         raise CPMError(f"checkpoint {path}: file not found")
@@ -90,7 +92,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                        f"the file is truncated, corrupt or not a cpm checkpoint") from None
     if not isinstance(state, dict):
         raise CPMError(f"checkpoint {path}: expected a dict, found {type(state).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in state]
+    missing = [k for k in required if k not in state]
     if missing:
         raise CPMError(f"checkpoint {path}: missing entries {missing}; found {sorted(state)}")
     return state
