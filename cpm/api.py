@@ -1,8 +1,6 @@
 """Loading pretrained encoders and embedding skeleton sequences (the notebook API)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from cpm.config import config_from_dict

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from cpm.data.ntu_raw import (BENCHMARKS, NAME_RE, benchmark_dataset, in_benchmark, is_training, load_ntu_sample,
                               official_missing, parse_name, read_name_list)
-from cpm.data.prepare import SplitReport, Task, remove_stale, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
 from cpm.errors import CPMError
 
 
@@ -102,12 +101,5 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="text file of sample names to skip (replaces the shipped official missing-skeleton list)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        report = prepare_ntu(args.raw, args.out, args.benchmark, args.frames, args.workers, args.ignore_list,
-                             args.max_frames, progress=not args.no_progress)
-    except CPMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text, code = report.summary()
-    print(text, file=sys.stderr if code else sys.stdout)
-    return code
+    return run_cli(prepare_ntu, args.raw, args.out, args.benchmark, args.frames, args.workers, args.ignore_list,
+                   args.max_frames, progress=not args.no_progress)

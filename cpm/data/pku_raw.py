@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from cpm.data.prepare import SplitReport, Task, remove_stale, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
 from cpm.errors import CPMError
 
 NUM_JOINTS, NUM_BODIES = 25, 2
@@ -162,12 +161,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        report = prepare_pku(args.skeletons, args.labels, args.split_file, args.out, args.frames, args.workers,
-                             args.max_frames, progress=not args.no_progress)
-    except CPMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text, code = report.summary()
-    print(text, file=sys.stderr if code else sys.stdout)
-    return code
+    return run_cli(prepare_pku, args.skeletons, args.labels, args.split_file, args.out, args.frames, args.workers,
+                   args.max_frames, progress=not args.no_progress)

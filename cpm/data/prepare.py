@@ -173,3 +173,18 @@ def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[
         lines.append(f"{len(errors)} file(s) failed:")
         lines += [f"  {e}" for e in errors]
     return "\n".join(lines), int(bool(errors))
+
+
+def run_cli(prepare: Callable, *args, **kwargs) -> int:
+    """Run a prepare_* function for a CLI: one 'error: ...' line and exit 2 on bad input, else print the
+    report's summary and return its exit code (non-zero when some files failed)."""
+    import sys
+
+    try:
+        report = prepare(*args, **kwargs)
+    except CPMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    text, code = report.summary()
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
