@@ -52,11 +52,11 @@ class BatchAugment:
 
     def shear_matrices(self, n: int, like: torch.Tensor) -> torch.Tensor:
         """(N, 3, 3): unit diagonal, off-diagonal ~ U(-s, s)."""
-        s = self.cfg.shear
-        r = torch.eye(3, device=like.device).repeat(n, 1, 1)
-        off = ~torch.eye(3, dtype=torch.bool, device=like.device)
-        r[:, off] = (self._rand(n, 6, like=like) * 2 - 1) * s
-        return r
+        v = (self._rand(n, 6, like=like) * 2 - 1) * self.cfg.shear
+        one = torch.ones(n, 1, dtype=v.dtype, device=v.device)
+        # row-major 3x3 = [1, v0, v1, v2, 1, v3, v4, v5, 1]: built by concatenation, since a boolean-mask
+        # assignment runs aten::nonzero, a device-to-host sync on CUDA in every training step
+        return torch.cat([one, v[:, :3], one, v[:, 3:], one], dim=1).view(n, 3, 3)
 
     def crop_starts(self, n: int, pad: int, like: torch.Tensor) -> torch.Tensor:
         """(N,) long, uniform on {0, ..., 2 * pad}."""
