@@ -5,6 +5,8 @@ unit rows. Everything is computed in log space in float32, so exp(1/tau') = exp(
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -68,32 +70,32 @@ def log_target(t_logits: torch.Tensor, tau_target: float, positives: torch.Tenso
         return positive_enhanced_log_target(t_logits, positives, tau_target, renormalize)
 
 
-def cpm_loss_from_logits(p_logits: torch.Tensor, t_logits: torch.Tensor, tau_target: float,
-                         positives: torch.Tensor | None = None, renormalize: bool = False) -> torch.Tensor:
-    """(B,) per-sample CPM loss from student logits p_bar . a_i / tau and target logits z_bar . a_i / tau'."""
-    return kl_to_target(p_logits.log_softmax(dim=1), log_target(t_logits, tau_target, positives, renormalize))
+class CPMTerms(NamedTuple):
+    """What one evaluation of the objective yields: per-row loss (B,), target logits z_bar . a_i / tau' (B, N)
+    and the mined positives N_+ (B, K) or None in stage 1 (the model logs from the last two)."""
+    loss: torch.Tensor
+    t_logits: torch.Tensor
+    positives: torch.Tensor | None
 
 
-def cpm_loss_from_similarities(p_sim: torch.Tensor, z_sim: torch.Tensor, tau: float, tau_target: float,
-                               positives: torch.Tensor | None = None, renormalize: bool = False) -> torch.Tensor:
-    """(B,) per-sample CPM loss from precomputed cosine similarities p_bar . a_i and z_bar . a_i (B, N).
-
-    `positives` (B, K) are the mined indices N_+ (Eq. 5-6); None gives Eq. 4, otherwise Eq. 8.
-    Lets a caller that also needs the similarities for monitoring compute them once.
-    """
-    return cpm_loss_from_logits(p_sim / tau, z_sim.detach() / tau_target, tau_target, positives, renormalize)
-
-
-def cpm_loss(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float = 0.1,
-             tau_target: float = 0.05, topk: int = 0, renormalize: bool = False) -> torch.Tensor:
-    """The CPM objective, mean over the batch.
+def cpm_terms(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float = 0.1, tau_target: float = 0.05,
+              topk: int = 0, renormalize: bool = False) -> CPMTerms:
+    """The CPM objective per row, with what it was computed from; `cpm_loss` is its batch mean.
 
     topk == 0: Eq. 4, KL(D' || D) = H(D', D) - H(D'), with D from Eq. 1 (student p, tau) and D' from
     Eq. 2 (target z, tau'). topk = K > 0: Eq. 8, H(D'_NP, D) - H(D'_NP) with the positive-enhanced target
     of Eq. 7 built from the K mined positives of Eq. 5-6. Gradients reach p only: z is detached.
     """
     _check(p, z, queue, tau=tau, tau_target=tau_target, topk=topk)
-    t_logits = similarities(z.detach(), queue, 1.0 / tau_target)
-    positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # same ranking as Eq. 5's z_bar . a_i
+    with torch.no_grad():
+        t_logits = similarities(z, queue, 1.0 / tau_target)
+        positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # same ranking as Eq. 5's z_bar . a_i
     p_logits = similarities(p, queue, 1.0 / tau)
-    return cpm_loss_from_logits(p_logits, t_logits, tau_target, positives, renormalize).mean()
+    loss = kl_to_target(p_logits.log_softmax(dim=1), log_target(t_logits, tau_target, positives, renormalize))
+    return CPMTerms(loss, t_logits, positives)
+
+
+def cpm_loss(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float = 0.1,
+             tau_target: float = 0.05, topk: int = 0, renormalize: bool = False) -> torch.Tensor:
+    """The CPM objective (Eq. 4, or Eq. 8 when topk > 0), mean over the batch; see `cpm_terms`."""
+    return cpm_terms(p, z, queue, tau, tau_target, topk, renormalize).loss.mean()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cpm.losses import cpm_loss_from_logits, similarities
+from cpm.losses import cpm_terms
 from cpm.queue import ContextQueue
 
 
@@ -80,21 +80,19 @@ class CPM(nn.Module):
         # both directions at once: rows [p1; p2] predict targets [t2; t1], one matmul per side (no loop)
         p = p1 if p2 is None else torch.cat([p1, p2])
         t = t2 if p2 is None else torch.cat([t2, t1])
-        with torch.no_grad():
-            t_logits = similarities(t, queue, 1.0 / self.tau_target)
-            positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # Eq. 5-6, on the device
-        p_logits = similarities(p, queue, 1.0 / self.tau)
-        out = {"loss": cpm_loss_from_logits(p_logits, t_logits, self.tau_target, positives, self.renormalize).mean()}
+        terms = cpm_terms(p, t, queue, self.tau, self.tau_target, topk, self.renormalize)
+        t_logits, positives = terms.t_logits, terms.positives
+        out = {"loss": terms.loss.mean()}
         with torch.no_grad():
             b = t2.shape[0]
             out["top1_sim"] = t_logits[:b].max(dim=1).values.mean() * self.tau_target  # back to cosine
             emb = t1 if z1 is None else z1
             out["emb_std"] = F.normalize(emb.detach().float(), dim=1).std(dim=0).mean()  # collapse -> 0 (SimSiam)
             # torch.full launches a fill on the device; torch.tensor(value, device=cuda) would copy and sync
-            out["pe"] = torch.full((), float(topk > 0), device=p_logits.device)
-            out["mining_precision"] = torch.full((), math.nan, device=p_logits.device)
+            out["pe"] = torch.full((), float(topk > 0), device=t_logits.device)
+            out["mining_precision"] = torch.full((), math.nan, device=t_logits.device)
             if labels is not None and self.monitor_k > 0:
                 mined = positives[:b] if topk == self.monitor_k else t_logits[:b].topk(self.monitor_k, dim=1).indices
-                out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(p_logits.device))
+                out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(t_logits.device))
             self.queue.enqueue(t2, labels)  # one entry per instance: the target of the second view
         return out
