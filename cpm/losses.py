@@ -78,19 +78,30 @@ class CPMTerms(NamedTuple):
     positives: torch.Tensor | None
 
 
+# logit of a queue entry left out (`exclude`): exp() underflows to exactly 0, and unlike -inf it keeps
+# 0 * log-ratio finite in the KL sum
+EXCLUDED = -1e4
+
+
 def cpm_terms(p: torch.Tensor, z: torch.Tensor, queue: torch.Tensor, tau: float = 0.1, tau_target: float = 0.05,
-              topk: int = 0, renormalize: bool = False) -> CPMTerms:
+              topk: int = 0, renormalize: bool = False, exclude: torch.Tensor | None = None) -> CPMTerms:
     """The CPM objective per row, with what it was computed from; `cpm_loss` is its batch mean.
 
     topk == 0: Eq. 4, KL(D' || D) = H(D', D) - H(D'), with D from Eq. 1 (student p, tau) and D' from
     Eq. 2 (target z, tau'). topk = K > 0: Eq. 8, H(D'_NP, D) - H(D'_NP) with the positive-enhanced target
     of Eq. 7 built from the K mined positives of Eq. 5-6. Gradients reach p only: z is detached.
+    `exclude` (B, N) bool marks queue entries left out of D, D' and the mining (a row's own stale copies,
+    `loss.exclude_self`); None = the paper's queue as it is.
     """
     _check(p, z, queue, tau=tau, tau_target=tau_target, topk=topk)
     with torch.no_grad():
         t_logits = similarities(z, queue, 1.0 / tau_target)
+        if exclude is not None:
+            t_logits = t_logits.masked_fill(exclude, EXCLUDED)
         positives = t_logits.topk(topk, dim=1).indices if topk > 0 else None  # same ranking as Eq. 5's z_bar . a_i
     p_logits = similarities(p, queue, 1.0 / tau)
+    if exclude is not None:
+        p_logits = p_logits.masked_fill(exclude, EXCLUDED)
     loss = kl_to_target(p_logits.log_softmax(dim=1), log_target(t_logits, tau_target, positives, renormalize))
     return CPMTerms(loss, t_logits, positives)
 

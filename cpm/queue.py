@@ -24,7 +24,9 @@ class ContextQueue(nn.Module):
     """FIFO of `size` unit vectors of dimension `dim`, kept as persistent buffers so it resumes exactly.
 
     `labels` records the true class of each enqueued embedding (-1 = unknown) for monitoring the mining
-    precision only (paper Fig. 3); nothing in the loss reads it.
+    precision only (paper Fig. 3); nothing in the loss reads it. `ids` records which training sample each
+    entry came from (-1 = unknown): the monitor measures how much of the target rests on a sample's own
+    stale copies, and `loss.exclude_self` leaves them out.
     """
 
     def __init__(self, size: int, dim: int):
@@ -34,24 +36,25 @@ class ContextQueue(nn.Module):
         self.register_buffer("queue", F.normalize(torch.randn(size, dim), dim=1))
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("labels", torch.full((size,), -1, dtype=torch.long))
+        self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long))
 
     @property
     def size(self) -> int:
         return self.queue.shape[0]
 
     @torch.no_grad()
-    def enqueue(self, emb: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    def enqueue(self, emb: torch.Tensor, labels: torch.Tensor | None = None, ids: torch.Tensor | None = None) -> None:
         """Write l2-normalized `emb` (B, D) (gathered from all ranks) at the pointer, wrapping around."""
         if emb.dim() != 2 or emb.shape[1] != self.queue.shape[1]:
             raise CPMError(f"ContextQueue.enqueue: expected emb of shape (B, {self.queue.shape[1]}), "
                            f"got {tuple(emb.shape)}")
         emb = _gather(F.normalize(emb.detach().float(), dim=1))
-        lab = torch.full((emb.shape[0],), -1, dtype=torch.long, device=emb.device)
-        if labels is not None:
-            lab = _gather(labels.detach().to(device=emb.device, dtype=torch.long))
+        lab, sid = (torch.full((emb.shape[0],), -1, dtype=torch.long, device=emb.device) if v is None else
+                    _gather(v.detach().to(device=emb.device, dtype=torch.long)) for v in (labels, ids))
         if emb.shape[0] > self.size:  # only the newest `size` survive a batch larger than the queue
-            emb, lab = emb[-self.size:], lab[-self.size:]
+            emb, lab, sid = emb[-self.size:], lab[-self.size:], sid[-self.size:]
         idx = (self.ptr + torch.arange(emb.shape[0], device=emb.device)) % self.size
         self.queue[idx] = emb.to(self.queue.dtype)
         self.labels[idx] = lab
+        self.ids[idx] = sid
         self.ptr.copy_((self.ptr + emb.shape[0]) % self.size)

@@ -18,7 +18,7 @@ def test_forward_returns_loss_and_monitoring(tiny_cfg):
     model = build_model(tiny_cfg)
     x1, x2 = _batch()
     out = model(x1, x2, topk=0)
-    assert set(out) == {"loss", "top1_sim", "emb_std", "mining_precision", "pe"}
+    assert set(out) == {"loss", "top1_sim", "emb_std", "mining_precision", "pe", "self_mass"}
     assert out["loss"].requires_grad and out["loss"].dim() == 0
     assert out["pe"].item() == 0.0 and math.isnan(out["mining_precision"].item())
     assert 0.0 < out["emb_std"].item() <= 1.0

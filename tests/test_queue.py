@@ -35,15 +35,16 @@ def test_enqueue_normalizes_and_handles_batch_larger_than_queue():
 
 def test_state_dict_round_trip_resumes_exactly():
     q = ContextQueue(6, 3)
-    q.enqueue(torch.randn(4, 3), torch.arange(4))
+    q.enqueue(torch.randn(4, 3), torch.arange(4), torch.tensor([7, 8, 9, 10]))
     state = q.state_dict()
-    assert set(state) == {"queue", "ptr", "labels"}
+    assert set(state) == {"queue", "ptr", "labels", "ids"}
     r = ContextQueue(6, 3)
     r.load_state_dict(state)
     nxt = torch.randn(3, 3)
     q.enqueue(nxt)
     r.enqueue(nxt)
     assert torch.equal(q.queue, r.queue) and int(q.ptr) == int(r.ptr) == 1 and torch.equal(q.labels, r.labels)
+    assert r.ids.tolist() == [-1, 8, 9, 10, -1, -1]  # slot 0 overwritten by the id-less entry
 
 
 def test_wrong_embedding_shape_is_reported():

@@ -58,6 +58,24 @@ def test_resume_gives_the_same_losses(tmp_path):
     assert sorted(p.name for p in (tmp_path / "full").glob("*.pt")) == ["epoch_0002.pt", "last.pt"]
 
 
+def test_queue_records_the_sample_ids_of_the_sampler_order_and_epochs_log_feature_stats(tmp_path):
+    """The ids the trainer hands the model are the DistributedSampler's order (batch i = order[i*B:(i+1)*B]):
+    after one epoch of 3 batches of 16 the queue holds the 48 ids of that order (the self-copy monitor and
+    loss.exclude_self rely on it)."""
+    from torch.utils.data import DistributedSampler
+
+    cfg = tiny(epochs=1)
+    cfg.loss.queue_size = 64
+    res = trainer.pretrain(cfg, tmp_path)
+    state = load_checkpoint(res.checkpoint)["model"]
+    order = list(DistributedSampler(range(48), num_replicas=1, rank=0, shuffle=True, seed=cfg.train.seed))
+    assert state["queue.ids"][:48].tolist() == order and (state["queue.ids"][48:] == -1).all()
+    epoch = read_metrics(tmp_path / "metrics.jsonl", "epoch")[-1]
+    assert 0 < epoch["feat_spread"] < 2 and epoch["feat_rank"] >= 1
+    steps = read_metrics(tmp_path / "metrics.jsonl", "step")
+    assert all(0 <= r["self_mass"] <= 1 for r in steps)
+
+
 def test_checkpoint_content_and_schedule(tmp_path):
     cfg = tiny(epochs=2)
     trainer.pretrain(cfg, tmp_path)

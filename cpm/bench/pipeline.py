@@ -161,10 +161,10 @@ def instrumented_step(ours: Ours, batches, topk: int, times: dict) -> None:
     t = _clock(dev, times, "augmentation", t)
     set_lr(ours.optimizer, cfg.optim.lr)
     with autocast(dev, ours.precision):
-        z1, z2 = m.projector(m.encoder(x1)), m.projector(m.encoder(x2))
+        z1, z2 = m.embed(x1), m.embed(x2)
         p1, p2 = m.predictor(z1), (m.predictor(z2) if m.symmetric else None)
         t = _clock(dev, times, "encoder + heads forward", t)
-        out = m.contrast(p1, p2, m._target(x1, z1), m._target(x2, z2), topk, y, z1=z1)
+        out = m.contrast(p1, p2, m.target(x1, z1), m.target(x2, z2), topk, y, z1=z1)
     t = _clock(dev, times, "loss fwd", t)
     ours.optimizer.zero_grad(set_to_none=True)
     ours.scaler.scale(out["loss"]).backward()

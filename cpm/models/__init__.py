@@ -31,4 +31,5 @@ def build_model(cfg) -> CPM:
     return CPM(build_encoder(cfg), mlp(m.hidden_dim, m.proj_hidden, m.proj_dim),
                mlp(m.proj_dim, m.pred_hidden, m.proj_dim), ContextQueue(lo.queue_size, m.proj_dim),
                tau=lo.tau, tau_target=lo.tau_target, monitor_k=lo.topk, symmetric=m.symmetric,
-               renormalize=lo.renormalize, target_momentum=m.target_momentum)
+               renormalize=lo.renormalize, target_momentum=m.target_momentum,
+               exclude_self=lo.exclude_self, center=m.center)

@@ -28,17 +28,26 @@ def mining_precision(positives: torch.Tensor, queue_labels: torch.Tensor, labels
     return torch.where(n > 0, hits / n.clamp(min=1), torch.full((), math.nan, device=positives.device))
 
 
+def self_mass(t_logits: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """Mean share of the target distribution D' (softmax of `t_logits`, B x N) on each row's own stale copies
+    (`own`, B x N bool): near 1, the target says little more than "find yourself in the queue"."""
+    return (t_logits.softmax(dim=1) * own).sum(dim=1).mean()
+
+
 class CPM(nn.Module):
-    """Siamese CPM. `forward(x1, x2, topk, labels)` -> dict(loss, top1_sim, emb_std, mining_precision, pe)."""
+    """Siamese CPM. `forward(x1, x2, topk, labels, ids)` -> dict(loss, top1_sim, emb_std, mining_precision, pe,
+    self_mass)."""
 
     def __init__(self, encoder: nn.Module, projector: nn.Module, predictor: nn.Module, queue: ContextQueue,
                  tau: float = 0.1, tau_target: float = 0.05, monitor_k: int = 100, symmetric: bool = True,
-                 renormalize: bool = False, target_momentum: float = 0.0):
+                 renormalize: bool = False, target_momentum: float = 0.0, exclude_self: bool = False,
+                 center: bool = False):
         super().__init__()
         self.encoder, self.projector, self.predictor, self.queue = encoder, projector, predictor, queue
         self.tau, self.tau_target, self.renormalize = tau, tau_target, renormalize
         self.monitor_k = min(monitor_k, queue.size)  # K of the mining precision logged in both stages (Fig. 3)
         self.symmetric, self.target_momentum = symmetric, target_momentum
+        self.exclude_self, self.center = exclude_self, center
         if target_momentum > 0:  # optional EMA target (BYOL/MoCo); the paper shares weights (SimSiam)
             self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
             self.target_projector = copy.deepcopy(projector).requires_grad_(False)
@@ -53,25 +62,36 @@ class CPM(nn.Module):
             for bt, bs in zip(tgt.buffers(), src.buffers()):
                 bt.copy_(bs)
 
-    def _target(self, x: torch.Tensor, z_student: torch.Tensor) -> torch.Tensor:
+    def _centered(self, z: torch.Tensor) -> torch.Tensor:
+        # Sec. 3.1: "z and z' are assumed to be mean-centered along the batch dimension" (model.center)
+        return z - z.mean(dim=0, keepdim=True) if self.center and self.training else z
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Student projection z = g(f(x)) (batch-centred when `model.center`)."""
+        return self._centered(self.projector(self.encoder(x)))
+
+    def target(self, x: torch.Tensor, z_student: torch.Tensor) -> torch.Tensor:
+        """Target projection z' of x under stop-gradient: the student's own z (shared weights, SimSiam) or the
+        EMA branch's (`target_momentum` > 0)."""
         if self.target_momentum == 0:
             return z_student.detach()
         with torch.no_grad():
-            return self.target_projector(self.target_encoder(x))
+            return self._centered(self.target_projector(self.target_encoder(x)))
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, topk: int = 0,
-                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, topk: int = 0, labels: torch.Tensor | None = None,
+                ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`labels` feed the mining-precision monitor only; `ids` (training-sample indices) the self-copy
+        monitor and, with `exclude_self`, the loss."""
         if self.target_momentum > 0 and self.training:
             self._update_target()
-        z1 = self.projector(self.encoder(x1))
-        z2 = self.projector(self.encoder(x2))
+        z1, z2 = self.embed(x1), self.embed(x2)
         p1 = self.predictor(z1)
         p2 = self.predictor(z2) if self.symmetric else None
-        return self.contrast(p1, p2, self._target(x1, z1), self._target(x2, z2), topk, labels, z1=z1)
+        return self.contrast(p1, p2, self.target(x1, z1), self.target(x2, z2), topk, labels, z1=z1, ids=ids)
 
     def contrast(self, p1: torch.Tensor, p2: torch.Tensor | None, t1: torch.Tensor, t2: torch.Tensor,
-                 topk: int = 0, labels: torch.Tensor | None = None,
-                 z1: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                 topk: int = 0, labels: torch.Tensor | None = None, z1: torch.Tensor | None = None,
+                 ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Loss, mining, monitoring and enqueue from predictions p and targets t of both views (the part of
         `forward` after the heads; p2 is None when not symmetric; `z1` is the student embedding watched for
         collapse, default t1). Same dict as `forward`."""
@@ -80,7 +100,13 @@ class CPM(nn.Module):
         # both directions at once: rows [p1; p2] predict targets [t2; t1], one matmul per side (no loop)
         p = p1 if p2 is None else torch.cat([p1, p2])
         t = t2 if p2 is None else torch.cat([t2, t1])
-        terms = cpm_terms(p, t, queue, self.tau, self.tau_target, topk, self.renormalize)
+        own = None
+        if ids is not None:  # (rows, N): queue entries that are earlier copies of the row's own sample
+            ids = ids.to(t.device)
+            rows = ids if p2 is None else torch.cat([ids, ids])
+            own = (self.queue.ids[None, :] == rows[:, None]) & (rows[:, None] >= 0)
+        exclude = own if self.exclude_self else None
+        terms = cpm_terms(p, t, queue, self.tau, self.tau_target, topk, self.renormalize, exclude)
         t_logits, positives = terms.t_logits, terms.positives
         out = {"loss": terms.loss.mean()}
         with torch.no_grad():
@@ -91,8 +117,10 @@ class CPM(nn.Module):
             # torch.full launches a fill on the device; torch.tensor(value, device=cuda) would copy and sync
             out["pe"] = torch.full((), float(topk > 0), device=t_logits.device)
             out["mining_precision"] = torch.full((), math.nan, device=t_logits.device)
+            out["self_mass"] = (torch.full((), math.nan, device=t_logits.device) if own is None
+                                else self_mass(t_logits[:b], own[:b]))
             if labels is not None and self.monitor_k > 0:
                 mined = positives[:b] if topk == self.monitor_k else t_logits[:b].topk(self.monitor_k, dim=1).indices
                 out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(t_logits.device))
-            self.queue.enqueue(t2, labels)  # one entry per instance: the target of the second view
+            self.queue.enqueue(t2, labels, ids)  # one entry per instance: the target of the second view
         return out

@@ -7,11 +7,12 @@ from pathlib import Path
 import torch
 
 from cpm.data import build_dataset
+from cpm.diagnostics import effective_rank, feature_spread
 from cpm.errors import CPMError
 from cpm.eval.knn import knn_accuracy
 from cpm.train import distributed as dist
 from cpm.train.checkpoint import unwrap
-from cpm.train.steps import Precision, extract_features, make_loader
+from cpm.train.steps import OPTIONAL, Precision, extract_features, make_loader
 
 NO_BAD_STEP = 2**62  # "no non-finite loss seen yet" in the running minimum of bad steps
 
@@ -29,7 +30,7 @@ class StepStats:
 
     def add(self, scalars: dict[str, torch.Tensor]) -> None:
         for k, v in scalars.items():
-            ok = torch.isfinite(v) if k == "mining_precision" else torch.ones((), dtype=torch.bool, device=v.device)
+            ok = torch.isfinite(v) if k in OPTIONAL else torch.ones((), dtype=torch.bool, device=v.device)
             # the loss is summed even when non-finite, so a NaN shows up in the mean
             self.sums[k] = self.sums.get(k, 0) + torch.where(ok, v, torch.zeros_like(v))
             self.counts[k] = self.counts.get(k, 0) + ok.float()
@@ -63,6 +64,23 @@ class KnnMonitor:
         (ftr, ytr), (fte, yte) = (extract_features(encoder, ld, cfg.data.stream, self.layout, self.device,
                                                    self.precision) for ld in self.loaders)
         return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)
+
+
+class FeatureProbe:
+    """Spread and effective rank of the encoder's features on a fixed set of training clips (no augmentation):
+    the per-epoch collapse check (cpm.diagnostics)."""
+
+    def __init__(self, cfg, dataset, device: torch.device, precision: Precision, clips: int = 512):
+        from torch.utils.data import Subset
+
+        self.cfg, self.device, self.precision, self.layout = cfg, device, precision, dataset.layout
+        probe = Subset(dataset.without_transform(), range(min(clips, len(dataset))))
+        self.loader = make_loader(probe, cfg.eval.batch_size, cfg, device)
+
+    def __call__(self, model) -> dict[str, float]:
+        feats, _ = extract_features(unwrap(model).encoder, self.loader, self.cfg.data.stream, self.layout,
+                                    self.device, self.precision)
+        return {"feat_spread": feature_spread(feats), "feat_rank": effective_rank(feats)}
 
 
 def track_bad_step(bad_step: torch.Tensor, loss: torch.Tensor, step: int) -> torch.Tensor:

@@ -15,7 +15,9 @@ from cpm.train.lars import LARS, param_groups
 from cpm.train.schedule import set_lr
 
 # per-step scalars returned by the model (besides the loss) that the trainer logs
-MONITORED = ("top1_sim", "emb_std", "mining_precision")
+MONITORED = ("top1_sim", "emb_std", "mining_precision", "self_mass")
+# monitors that are nan when they cannot be measured (no labels / no sample ids): averaged over finite steps
+OPTIONAL = ("mining_precision", "self_mass")
 
 
 def make_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=None,
@@ -90,15 +92,17 @@ def make_views(x: torch.Tensor, augment, stream: str, layout) -> tuple[torch.Ten
 
 
 def train_step(model: nn.Module, optimizer, scaler, batch, lr: float, topk: int, *, augment, stream: str,
-               layout, device: torch.device, precision: Precision) -> dict[str, torch.Tensor]:
-    """Augment, forward, backward, update; returns the model's detached scalars (no host sync)."""
+               layout, device: torch.device, precision: Precision,
+               ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Augment, forward, backward, update; returns the model's detached scalars (no host sync).
+    `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`)."""
     x, y = batch
     x = x.to(device, non_blocking=True)
     y = y.to(device, non_blocking=True)
     x1, x2 = make_views(x, augment, stream, layout)
     set_lr(optimizer, lr)
     with autocast(device, precision):
-        out = model(x1, x2, topk=topk, labels=y)  # labels feed the mining-precision monitor only
+        out = model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(out["loss"]).backward()
     scaler.step(optimizer)

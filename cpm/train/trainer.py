@@ -23,7 +23,8 @@ from cpm.models import build_model
 from cpm.train import distributed as dist
 from cpm.train import runstate
 from cpm.train.logger import METRICS_FILE, RunLogger
-from cpm.train.monitor import NO_BAD_STEP, KnnMonitor, StepStats, check_finite, track_bad_step
+from cpm.diagnostics import collapse_warning
+from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnMonitor, StepStats, check_finite, track_bad_step
 from cpm.train.schedule import schedule_state, warmup_cosine
 from cpm.train.steps import TwoViews, build_optimizer, choose_precision, make_loader, train_step
 
@@ -119,6 +120,7 @@ class Run:
         self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
         self.knn = KnnMonitor(cfg, self.device, self.precision) if cfg.eval.knn_every > 0 else None
+        self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
         self.bad_step = torch.full((), NO_BAD_STEP, dtype=torch.long, device=self.device)
 
     def result(self, tb_dir: Path) -> RunResult:
@@ -163,11 +165,13 @@ class Run:
         t_epoch = t_win = time.perf_counter()
         win_samples, lr = 0, 0.0
         bar = logger.progress(len(self.loader), epoch, tc.epochs) if cfg.logging.progress else None
-        for batch in self.loader:
+        # the sampler's order is a function of (seed, epoch): batch i holds order[i*B:(i+1)*B] (drop_last)
+        order = torch.tensor(list(self.sampler), dtype=torch.long).to(self.device, non_blocking=True)
+        for i, batch in enumerate(self.loader):
             lr = warmup_cosine(self.progress.step, **self.sched)
             scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
                                  stream=cfg.data.stream, layout=self.layout, device=self.device,
-                                 precision=self.precision)
+                                 precision=self.precision, ids=order[i * self.per_rank:(i + 1) * self.per_rank])
             self.progress.step += 1
             self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
             window.add(scalars)
@@ -199,13 +203,20 @@ class Run:
         """kNN probe when due, epoch scalars, checkpoints (rank 0 writes, every rank gives its RNG state)."""
         cfg, info, p = self.cfg, self.info, self.progress
         p.epoch = epoch + 1
+        if info.is_main:
+            means.update(self.probe(self.model))
+            warning = collapse_warning(means["feat_spread"], means["feat_rank"])
+            # a random-init ST-GCN's features barely differ between clips: judge only after the warmup
+            if warning and p.epoch > cfg.schedule.warmup_epochs:
+                print(f"warning (epoch {p.epoch}): {warning}", flush=True)
         if self.knn is not None and (p.epoch % cfg.eval.knn_every == 0 or p.epoch == cfg.train.epochs):
             if info.is_main:
                 means["knn_top1"] = self.knn(self.model)
-            dist.barrier()
+        dist.barrier()
         logger.log("epoch", epoch, p.step, means)
         if info.is_main:
             knn = f", kNN {means['knn_top1']:.1f}%" if "knn_top1" in means else ""
+            knn += f", features: spread {100 * means['feat_spread']:.1f}%, rank {means['feat_rank']:.1f}"
             print(f"epoch {p.epoch}/{cfg.train.epochs} stage {int(means['stage'])}: loss {means['loss']:.4f}, "
                   f"lr {means['lr']:.4g}, {means['samples_per_s']:.1f} samples/s{knn}", flush=True)
         rng = runstate.gather_rng()  # collective

@@ -1,0 +1,133 @@
+"""What the model's training path must do, checked against the public loss and hand formulas (issue 16):
+each test fails for one plausible breakage (named in its docstring)."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cpm.losses import cpm_loss
+from cpm.models import build_model
+from cpm.models.cpm import self_mass
+
+
+def _views(n=6, t=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, t, 25, 2, generator=g)
+    return x, x + 0.1 * torch.randn(x.shape, generator=g)
+
+
+def _model(cfg, seed=0, **model):
+    cfg.model.dropout = 0.0  # deterministic heads: recomputing z below must give the model's own z
+    for k, v in model.items():
+        setattr(cfg.model, k, v)
+    torch.manual_seed(seed)
+    m = build_model(cfg)
+    m.queue.queue.copy_(F.normalize(torch.randn(m.queue.queue.shape, generator=torch.Generator().manual_seed(1)),
+                                    dim=1))
+    return m
+
+
+@pytest.mark.parametrize("topk", [0, 4])
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_forward_loss_is_the_symmetric_public_loss(tiny_cfg, topk, renormalize):
+    """Breaks if the views are paired wrongly (p1 -> z1), the mined positives are ignored in stage 2, or the
+    model computes its own copy of Eq. 4/8 that drifts from `cpm_loss`."""
+    tiny_cfg.loss.renormalize = renormalize
+    m = _model(tiny_cfg)
+    x1, x2 = _views()
+    queue = m.queue.queue.clone()
+    with torch.no_grad():
+        z1, z2 = m.embed(x1), m.embed(x2)
+        p1, p2 = m.predictor(z1), m.predictor(z2)
+    lo = tiny_cfg.loss
+    kw = dict(tau=lo.tau, tau_target=lo.tau_target, topk=topk, renormalize=renormalize)
+    expected = 0.5 * (cpm_loss(p1, z2, queue, **kw) + cpm_loss(p2, z1, queue, **kw))
+    got = m(x1, x2, topk=topk)["loss"]
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    if topk:  # stage 2 differs from stage 1 on the same inputs: the positives are used
+        stage1 = 0.5 * (cpm_loss(p1, z2, queue, **{**kw, "topk": 0}) + cpm_loss(p2, z1, queue, **{**kw, "topk": 0}))
+        assert abs(got.item() - stage1.item()) > 1e-3
+
+
+def test_no_gradient_reaches_the_target(tiny_cfg):
+    """Breaks if the stop-gradient on z' is removed: the encoder's gradient must equal the one obtained with the
+    targets detached by hand, and differ from the one with gradients through both branches."""
+    x1, x2 = _views()
+    grads = []
+    for mode in ("model", "detached", "through"):
+        m = _model(tiny_cfg)
+        queue = m.queue.queue.clone()
+        if mode == "model":
+            loss = m(x1, x2, topk=0)["loss"]
+        else:
+            z1, z2 = m.embed(x1), m.embed(x2)
+            p1, p2 = m.predictor(z1), m.predictor(z2)
+            if mode == "detached":
+                loss = 0.5 * (cpm_loss(p1, z2.detach(), queue) + cpm_loss(p2, z1.detach(), queue))
+            else:  # the same objective by hand, with gradients flowing into the targets too
+                def kl(p, t):
+                    log_t = (F.normalize(t, dim=1) @ queue.t() / 0.05).log_softmax(1)
+                    log_d = (F.normalize(p, dim=1) @ queue.t() / 0.1).log_softmax(1)
+                    return (log_t.exp() * (log_t - log_d)).sum(1).mean()
+                loss = 0.5 * (kl(p1, z2) + kl(p2, z1))
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in m.encoder.parameters() if p.grad is not None]))
+    rel = [((g - grads[0]).norm() / grads[0].norm()).item() for g in grads[1:]]
+    assert rel[0] < 1e-4 and rel[1] > 1e-2, rel
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_queue_receives_the_normalised_target_of_the_second_view(tiny_cfg, momentum):
+    """Breaks if the student prediction, the first view, or unnormalised vectors are enqueued."""
+    m = _model(tiny_cfg, target_momentum=momentum)
+    x1, x2 = _views()
+    ref = copy.deepcopy(m)
+    m(x1, x2, topk=0, labels=torch.arange(6), ids=torch.arange(10, 16))
+    if momentum:
+        ref._update_target()  # the forward updates the EMA branch before computing the targets
+    with torch.no_grad():
+        t2 = ref.target(x2, ref.embed(x2))
+    assert torch.allclose(m.queue.queue[:6], F.normalize(t2, dim=1), atol=1e-6)
+    assert m.queue.ids[:6].tolist() == list(range(10, 16)) and m.queue.labels[:6].tolist() == list(range(6))
+
+
+def test_ema_update_formula(tiny_cfg):
+    """theta' <- m theta' + (1 - m) theta (BYOL/MoCo); breaks if the momentum is inverted or the copy is skipped."""
+    m = _model(tiny_cfg, target_momentum=0.75)
+    with torch.no_grad():
+        for p in m.target_encoder.parameters():
+            p.fill_(2.0)
+        for p in m.encoder.parameters():
+            p.fill_(6.0)
+    m._update_target()
+    assert all(torch.allclose(p, torch.full_like(p, 0.75 * 2.0 + 0.25 * 6.0)) for p in m.target_encoder.parameters())
+    m.eval()
+    m(*_views(), topk=0)  # no EMA step outside training
+    assert all(torch.allclose(p, torch.full_like(p, 3.0)) for p in m.target_encoder.parameters())
+
+
+def test_exclude_self_equals_the_loss_over_the_queue_without_own_copies(tiny_cfg):
+    """`loss.exclude_self`: the loss over the queue with a row's own entries masked equals `cpm_loss` on the
+    queue with those columns removed (here every row has its copies in the same slots)."""
+    tiny_cfg.loss.exclude_self = True
+    m = _model(tiny_cfg, symmetric=False)
+    x1, x2 = _views(n=4)
+    ids = torch.tensor([0, 1, 2, 3])
+    m.queue.ids.fill_(9)
+    m.queue.ids[[3, 7]] = 2  # sample 2 has two stale copies
+    queue = m.queue.queue.clone()
+    with torch.no_grad():
+        z1, z2 = m.embed(x1), m.embed(x2)
+        p1 = m.predictor(z1)
+    got = m(x1, x2, topk=4, ids=ids)
+    keep = [i for i in range(queue.shape[0]) if i not in (3, 7)]
+    rows = [cpm_loss(p1[i:i + 1], z2[i:i + 1], queue[keep] if i == 2 else queue, topk=4) for i in range(4)]
+    assert got["loss"].item() == pytest.approx(torch.stack(rows).mean().item(), rel=1e-5)
+    assert got["self_mass"].item() == 0.0
+
+
+def test_self_mass_hand_case():
+    t_logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
+    own = torch.tensor([[True, False, False], [False, True, True]])
+    assert self_mass(t_logits, own).item() == pytest.approx((0.5 + 0.9) / 2)
