@@ -46,10 +46,12 @@ class DataConfig:
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
-    normalize: bool = False  # per clip at load: centre on the layout's centre joint, rotate about y so the
-    # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR)
+    normalize: bool | str = "auto"  # true: per clip at load, centre on the layout's centre joint and rotate about y
+    # so the shoulders lie along x (prepare_ntu's 'position' preprocessing); auto: do so for camera coordinates
+    # (msr_action3d, or clips whose centre joint is > 1 body extent from the origin), with a note; false: never
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
     array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
+    validation: bool = False  # msr_action3d: train on subjects 1,3,5, evaluate on 7,9 (model selection); test unread
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item
     num_workers: int = 2  # DataLoader worker processes
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -71,6 +73,7 @@ class ModelConfig:
     pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
+    center: bool = False  # subtract the batch mean from z and z' in training (Sec. 3.1 "mean-centered"); False = as-is
     sync_bn: bool = False  # SyncBatchNorm under torchrun
 
 
@@ -82,6 +85,7 @@ class LossConfig:
     topk: int = 100  # K mined positives in stage 2 (Eq. 5); 0 = no positive mining (w/o PM ablation)
     pe_start_epoch: int = 300  # first epoch of stage 2 (positive-enhanced Eq. 8); before it Eq. 4
     renormalize: bool = False  # Eq. 7 as written (False) or mined logits set to 1/tau' then softmax (True)
+    exclude_self: bool = False  # leave a sample's own earlier queue entries out of D, D' and mining; paper: kept
 
 
 @dataclass
@@ -121,6 +125,7 @@ class EvalConfig:
     linear_momentum: float = 0.9  # linear probe SGD momentum
     linear_weight_decay: float = 0.0  # linear probe weight decay (AimCLR: 0)
     linear_milestones: list = field(default_factory=lambda: [80])  # epochs where lr is divided by 10
+    linear_standardize: bool = True  # also probe z-scored features (train-split mean/std, MAE) and report both
     batch_size: int = 256  # evaluation batch size
     finetune_epochs: int = 100  # semi-supervised / full fine-tuning epochs
     finetune_lr: float = 0.1  # fine-tuning SGD learning rate (AimCLR semi-supervised: 0.1)

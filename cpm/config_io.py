@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import types
 import typing
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -20,6 +21,14 @@ def _coerce(value, typ, where: str):
     """Check `value` against the annotated type `typ` (int accepted for float)."""
     if is_dataclass(typ):
         return _build(typ, value, where)
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):  # e.g. bool | str: the first that fits
+        for option in typing.get_args(typ):
+            try:
+                return _coerce(value, option, where)
+            except CPMError:
+                pass
+        names = " or ".join(t.__name__ for t in typing.get_args(typ))
+        raise CPMError(f"config key '{where}': expected {names}, got {type(value).__name__} {value!r}")
     ok = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -124,6 +133,7 @@ def validate(cfg) -> None:
            f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
     _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
     _check(d.layout in ("ntu", "kinect_v1", "custom"), "data.layout", f"expected ntu|kinect_v1|custom, got '{d.layout}'")
+    _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")

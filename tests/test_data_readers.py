@@ -22,6 +22,7 @@ def coded(n, t, v=25, m=2):
 
 
 def arrays_cfg(root, **kw):
+    kw.setdefault("normalize", False)  # these tests check the readers' values, not the centring
     return DataConfig(format="arrays", root=str(root), num_frames=kw.pop("num_frames", 6), **kw)
 
 
@@ -156,7 +157,7 @@ def test_ctrgcn_layout_and_one_hot(tmp_path, save):
     x = np.arange(2 * 4 * 150, dtype=np.float32).reshape(2, 4, 150) + 1
     y = np.eye(5, dtype=np.float32)[[3, 1]]
     save(tmp_path / "NTU60_CS.npz", x_train=x, y_train=y, x_test=x[:1], y_test=y[:1])
-    cfg = DataConfig(format="ctrgcn", root=str(tmp_path / "NTU60_CS.npz"), num_frames=4)
+    cfg = DataConfig(format="ctrgcn", root=str(tmp_path / "NTU60_CS.npz"), num_frames=4, normalize=False)
     ds = build_dataset(cfg, "train")
     assert ds.labels.tolist() == [3, 1] and ds.num_classes == 5 and len(build_dataset(cfg, "test")) == 1
     s = ds[1][0].numpy()
@@ -166,7 +167,7 @@ def test_ctrgcn_layout_and_one_hot(tmp_path, save):
 
 
 def test_ctrgcn_bad_input(tmp_path):
-    cfg = DataConfig(format="ctrgcn", root=str(tmp_path / "d.npz"))
+    cfg = DataConfig(format="ctrgcn", root=str(tmp_path / "d.npz"), normalize=False)
     with pytest.raises(CPMError, match=r"CTR-GCN file not found: .*d.npz \(expected an .npz with x_train"):
         build_dataset(cfg, "train")
     np.savez(tmp_path / "d.npz", x_train=np.ones((2, 4, 150), np.float32), y_train=np.eye(3)[[0, 1]])
@@ -200,7 +201,7 @@ def test_pyskl_split_transpose_total_frames_and_empty(tmp_path):
     kp = coded(1, 5, m=2)[0].transpose(3, 1, 2, 0)  # (M, T, V, C)
     anns = [ann("a", 2, kp, total=4), ann("b", 5, kp), ann("c", 1, np.zeros((1, 5, 25, 3), np.float32))]
     pyskl_file(tmp_path / "ntu60_3danno.pkl", anns, {"xsub_train": ["a", "c"], "xsub_val": ["b"]})
-    cfg = DataConfig(format="pyskl", root=str(tmp_path / "ntu60_3danno.pkl"), train_split="xsub_train",
+    cfg = DataConfig(format="pyskl", root=str(tmp_path / "ntu60_3danno.pkl"), normalize=False, train_split="xsub_train",
                      test_split="xsub_val", num_frames=4)
     ds = build_dataset(cfg, "train")
     assert len(ds) == 1 and ds.num_skipped == 1 and ds.names == ["a"] and ds.labels.tolist() == [2]
@@ -213,13 +214,13 @@ def test_pyskl_2d_keypoints_take_the_score_channel(tmp_path):
     kp = np.ones((1, 4, 25, 2), np.float32)
     a = ann("a", 0, kp) | {"keypoint_score": np.full((1, 4, 25), 0.5, np.float32)}
     pyskl_file(tmp_path / "p.pkl", [a], {"train": ["a"]})
-    x = build_dataset(DataConfig(format="pyskl", root=str(tmp_path / "p.pkl"), num_frames=4), "train")[0][0]
+    x = build_dataset(DataConfig(format="pyskl", root=str(tmp_path / "p.pkl"), num_frames=4, normalize=False), "train")[0][0]
     assert x[:, 0, 0, 0].tolist() == [1.0, 1.0, 0.5]
 
 
 def test_pyskl_bad_input(tmp_path):
     path = tmp_path / "p.pkl"
-    cfg = DataConfig(format="pyskl", root=str(path), num_frames=4)
+    cfg = DataConfig(format="pyskl", root=str(path), num_frames=4, normalize=False)
     with pytest.raises(CPMError, match="pyskl annotation file not found"):
         build_dataset(cfg, "train")
     pyskl_file(path, [], {"xsub_train": []})
@@ -249,6 +250,7 @@ def write_msr(folder, name, frames):
 
 
 def msr_cfg(root, **kw):
+    kw.setdefault("normalize", False)
     return DataConfig(format="msr_action3d", root=str(root), layout="kinect_v1", max_persons=1, **kw)
 
 

@@ -23,3 +23,31 @@ def test_centre_and_shoulders_hand_case():
 
 def test_kinect_layout_knows_its_shoulders():
     assert get_layout("kinect_v1").shoulders == (0, 1) and get_layout("ntu").shoulders == (4, 8)
+
+
+def test_auto_normalize_centres_camera_coordinates_only(capsys):
+    """data.normalize=auto: camera-space clips (body 2.6 m away) are centred at load with a note; clips that
+    are already centred, and data.normalize=false, are left as they are."""
+    import numpy as np
+
+    from cpm.data.dataset import build_dataset, uncentred_ratio
+    from cpm.data.readers import Samples
+    from cpm.graph import get_layout
+
+    rng = np.random.default_rng(0)
+    body = rng.normal(scale=0.2, size=(3, 8, 25, 1)).astype(np.float32)
+    camera = body + np.array([0.3, 0.1, 2.6], dtype=np.float32)[:, None, None, None]
+    layout = get_layout("ntu")
+    centred = body - body[:, :, layout.center: layout.center + 1]
+    assert uncentred_ratio(Samples([centred] * 3, np.zeros(3, dtype=np.int64), "c"), layout) == 0.0
+    assert uncentred_ratio(Samples([camera] * 3, np.zeros(3, dtype=np.int64), "c"), layout) > 5.0
+    from cpm.config import DataConfig
+
+    cfg = DataConfig(num_frames=8, max_persons=1, normalize="auto")
+    cfg.synthetic.num_train, cfg.synthetic.num_test = 24, 12  # synthetic clips are camera coordinates
+    x = build_dataset(cfg, "train")[0][0].numpy()
+    assert "not centred" in capsys.readouterr().out
+    assert np.abs(x[:, :, layout.center]).max() < 1e-6  # centre joint at the origin in every frame
+    cfg.normalize = False
+    raw = build_dataset(cfg, "train")[0][0].numpy()
+    assert np.abs(raw[:, :, layout.center]).mean() > 1.0 and "not centred" not in capsys.readouterr().out

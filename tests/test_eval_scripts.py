@@ -80,8 +80,9 @@ def test_linear_eval_side_by_side_with_random_init(runs, tmp_path, capsys):
     trained, rnd = _check_outputs(tmp_path / "demo"), _check_outputs(tmp_path / "demo_random_init")
     assert (trained["variant"], rnd["variant"]) == ("cpm", "random-init")
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == (f"linear top-1: pretrained {trained['metrics']['top1']:.2f}% | "
-                    f"random init {rnd['metrics']['top1']:.2f}%")
+    t, r = trained["metrics"], rnd["metrics"]
+    assert last == (f"linear top-1: pretrained {t['top1']:.2f}% (standardised {t['top1_standardized']:.2f}%) | "
+                    f"random init {r['top1']:.2f}% (standardised {r['top1_standardized']:.2f}%)")
 
 
 def test_default_out_and_config_from_checkpoint(runs):

@@ -76,14 +76,14 @@ def test_classes_differ_in_motion_not_in_pose():
 
 
 def test_build_dataset_items():
-    cfg = DataConfig(num_frames=24, synthetic=small(num_classes=10, num_train=30, num_test=20))
+    cfg = DataConfig(num_frames=24, normalize=False, synthetic=small(num_classes=10, num_train=30, num_test=20))
     ds = build_dataset(cfg, "train")
     x, y = ds[5]
     assert len(ds) == 30 and ds.num_classes == 10 and ds.layout.num_joints == 25 and x.shape == (3, 24, 25, 2)
     assert y == int(ds.labels[5]) and ds.num_skipped == 0
     np.testing.assert_array_equal(x.numpy(), generate(cfg.synthetic, "train", 24)[0][5])
     assert len(build_dataset(cfg, "test")) == 20
-    one = build_dataset(DataConfig(max_persons=1, num_frames=24, synthetic=cfg.synthetic), "train")
+    one = build_dataset(DataConfig(max_persons=1, num_frames=24, normalize=False, synthetic=cfg.synthetic), "train")
     np.testing.assert_array_equal(one[5][0].numpy(), x.numpy()[..., :1])
 
 

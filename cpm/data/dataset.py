@@ -1,6 +1,8 @@
 """`build_dataset(cfg, split)`: any supported format -> Dataset of (x (3, T, V, M) float32, label), joint stream."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -37,6 +39,27 @@ def normalize_view(x: np.ndarray, layout: Layout) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def uncentred_ratio(samples: Samples, layout: Layout, clips: int = 64) -> float:
+    """Median over up to `clips` evenly spaced clips of: distance of the layout's centre joint from the origin
+    / mean distance of the joints from the centre joint (the body's extent). ~0 for centred data (the NTU
+    'position' arrays), several for camera coordinates (a body 2-3 m from a Kinect is ~0.4 m across)."""
+    n = len(samples.data)
+    ratios = []
+    for i in np.unique(np.linspace(0, n - 1, min(clips, n)).astype(int)) if n else []:
+        x = np.asarray(samples.data[i], dtype=np.float64)[:, :, :, :1]  # first person (C, T, V, 1)
+        x = x[:, np.abs(x).sum(axis=(0, 2, 3)) > 0]  # valid frames
+        if x.shape[1] == 0 or not np.isfinite(x).all():
+            continue
+        centre = x[:, :, layout.center: layout.center + 1]
+        extent = np.linalg.norm(x - centre, axis=0).mean()
+        ratios.append(np.linalg.norm(centre, axis=0).mean() / max(extent, 1e-9))
+    return float(np.median(ratios)) if ratios else 0.0
+
+
+# data.normalize=auto centres clips whose centre joint sits further from the origin than this many body extents
+UNCENTRED_RATIO = 1.0
+
+
 def fit_persons(x: np.ndarray, max_persons: int) -> np.ndarray:
     """Keep the first `max_persons` bodies of (C, T, V, M), zero-padding when there are fewer."""
     m = x.shape[-1]
@@ -68,6 +91,12 @@ class SkeletonDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self.labels.size)
+
+    def without_transform(self) -> "SkeletonDataset":
+        """The same clips, not augmented (a shallow copy sharing the samples)."""
+        plain = copy.copy(self)
+        plain.transform = None
+        return plain
 
     def __getitem__(self, index: int):
         x = np.array(self.samples.data[index], dtype=np.float32)  # a private copy: transforms may work in place
@@ -113,6 +142,13 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
     elif cfg.format == "pyskl":
         samples = read_pyskl(cfg.root, name, v)
     else:
-        samples = read_msr_action3d(cfg.root, split, v)
+        samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation)
+    normalize = cfg.normalize is True or cfg.format == "msr_action3d" and cfg.normalize == "auto"
+    if cfg.normalize == "auto" and not normalize:
+        ratio = uncentred_ratio(samples, layout)
+        normalize = ratio > UNCENTRED_RATIO
+        if normalize:  # camera coordinates: uncentred clips collapsed training on a real Kinect set (issue 16)
+            print(f"note: {split} clips of {samples.source} are not centred (centre joint {ratio:.1f} body extents "
+                  "from the origin): centring them at load (data.normalize=auto; false keeps them as they are)")
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
-                           num_classes=cfg.num_classes or None, transform=transform, normalize=cfg.normalize)
+                           num_classes=cfg.num_classes or None, transform=transform, normalize=normalize)

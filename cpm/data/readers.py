@@ -202,9 +202,16 @@ MSR_PATTERN = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_skeleton3D\.txt")
 MSR_JOINTS, MSR_CLASSES = 20, 20
 
 
-def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS) -> Samples:
-    """MSR Action3D `aAA_sSS_eEE_skeleton3D.txt` (20 lines `x y z c` per frame); cross-subject: odd subjects
-    train, even test; all-zero files (a13_s09_e02) are dropped and counted; M = 1."""
+# cross-subject protocol (Li et al. 2010): odd subjects train, even test; for model selection the training
+# subjects split again, 1,3,5 train / 7,9 validate (the test subjects are then never read)
+MSR_SUBJECTS = {(False, "train"): (1, 3, 5, 7, 9), (False, "test"): (2, 4, 6, 8, 10),
+                (True, "train"): (1, 3, 5), (True, "test"): (7, 9)}
+
+
+def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS, validation: bool = False) -> Samples:
+    """MSR Action3D `aAA_sSS_eEE_skeleton3D.txt` (20 lines `x y z c` per frame), camera coordinates; the
+    subjects of `split` ("train" | "test") under MSR_SUBJECTS; all-zero files (a13_s09_e02) are dropped and
+    counted; M = 1."""
     root = Path(root)
     if num_joints != MSR_JOINTS:
         raise CPMError(f"msr_action3d has {MSR_JOINTS} joints; data.layout must be 'kinect_v1', "
@@ -214,11 +221,11 @@ def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS) -> Samples
     if not files:
         raise CPMError(f"no MSR Action3D files in {root} (expected aAA_sSS_eEE_skeleton3D.txt files there or in "
                        f"{root / 'skeleton3D'})")
-    odd = split == "train"
+    subjects = MSR_SUBJECTS[(bool(validation), "train" if split == "train" else "test")]
     xs, ys, ns = [], [], []
     for p in files:
         action, subject, _ = (int(g) for g in MSR_PATTERN.fullmatch(p.name).groups())
-        if (subject % 2 == 1) != odd:
+        if subject not in subjects:
             continue
         try:
             values = np.array(p.read_text().split(), dtype=np.float32)

@@ -101,7 +101,7 @@ def datasets(cfg: Config):
     return build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
 
 
-def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_test")) -> dict:
+def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_test", "top1_standardized")) -> dict:
     return {k: res[k] for k in keys if k in res} | {"num_train": res.get("num_train"),
                                                     "num_classes": res.get("num_classes")}
 
@@ -117,7 +117,8 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra,
                          pretrain_config=ev.model_cfg.to_dict())
     path = write_results(run.out, record)
-    print(f"{title}: top-1 {res['top1']:.2f}%  top-5 {res['top5']:.2f}%  ({res['num_test']} test clips, "
+    z = f" (standardised probe {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
+    print(f"{title}: top-1 {res['top1']:.2f}%{z}  top-5 {res['top5']:.2f}%  ({res['num_test']} test clips, "
           f"{res['num_classes']} classes) -> {path}")
     return path
 
@@ -138,6 +139,8 @@ def linear_main(argv=None) -> None:
                    help="re-encode every batch every epoch (slow path, for comparison) instead of caching features")
     args = p.parse_args(argv)
     run = setup(args, "linear_random_init" if args.random_init else "linear")
+    if args.no_cache and run.cfg.eval.linear_standardize:
+        print("note: --no-cache: the standardised probe (eval.linear_standardize) needs cached features; skipped")
     train_set, test_set = datasets(run.cfg)
     modes = [args.random_init] + ([True] if args.with_random_init and not args.random_init else [])
     top1 = {}
@@ -150,9 +153,10 @@ def linear_main(argv=None) -> None:
         finish(replace(run, out=out), "linear", res, ev, args.checkpoint, f"linear eval ({ev.source})",
                stream=ev.stream, variant=variant_of(ev.model_cfg, random_init), cached=not args.no_cache,
                seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
-        top1["random init" if random_init else "pretrained"] = res["top1"]
+        z = f" (standardised {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
+        top1["random init" if random_init else "pretrained"] = f"{res['top1']:.2f}%{z}"
     if len(top1) > 1:
-        print("linear top-1: " + " | ".join(f"{k} {v:.2f}%" for k, v in top1.items()))
+        print("linear top-1: " + " | ".join(f"{k} {v}" for k, v in top1.items()))
 
 
 @guarded

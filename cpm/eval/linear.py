@@ -116,6 +116,14 @@ def train_linear_uncached(encoder: nn.Module, dataset, stream: str, num_classes:
     return fc, _train_loop(fc, len(dataset), batches, ecfg, seed, progress, "linear (no cache)")
 
 
+def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Z-score every feature with the training split's mean and std (MAE's BatchNorm-without-affine probe):
+    the lineage probe (SGD lr 3.0 on raw features) diverges or sits at chance when features are tiny or
+    barely vary between clips (random init, near-collapse), which says nothing about what they separate."""
+    mu, sd = train.mean(dim=0), train.std(dim=0).clamp(min=1e-6)
+    return [(f - mu) / sd for f in (train, *others)]
+
+
 @torch.no_grad()
 def class_scores(fc: nn.Module, feats: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """Softmax class scores (N, C) on the CPU (what the 3-stream ensemble sums)."""
@@ -140,7 +148,9 @@ def linear_eval(ev, train_set, test_set, ecfg, device: torch.device, seed: int =
     """Full protocol on an `EvalEncoder`: train the probe, score the test split, check the encoder is intact.
 
     Returns the classification report (top1, top5, per_class, confusion) plus `scores` (N_test, C) softmax,
-    `labels` (N_test,), `history` (per-epoch loss/accuracy) and `num_classes`.
+    `labels` (N_test,), `history` (per-epoch loss/accuracy) and `num_classes`. With `ecfg.linear_standardize`
+    and cached features a second probe on z-scored features (`standardize`) adds `top1_standardized`; the
+    report stays the lineage's.
     """
     encoder = ev.encoder.to(device).eval()
     for p in encoder.parameters():
@@ -157,5 +167,10 @@ def linear_eval(ev, train_set, test_set, ecfg, device: torch.device, seed: int =
     verify_frozen(encoder, ev.reference, ev.source)
     scores = class_scores(fc, fte)
     report = classification_report(scores, yte.cpu())
-    return {**report, "scores": scores, "labels": yte.cpu(), "history": history, "num_classes": num_classes,
-            "num_train": len(train_set)}
+    extra = {}
+    if ecfg.linear_standardize and cache:
+        ztr, zte = standardize(ftr, fte)
+        fc_z, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
+        extra["top1_standardized"] = classification_report(class_scores(fc_z, zte), yte.cpu())["top1"]
+    return {**report, **extra, "scores": scores, "labels": yte.cpu(), "history": history,
+            "num_classes": num_classes, "num_train": len(train_set)}

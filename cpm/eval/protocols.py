@@ -1,0 +1,34 @@
+"""The frozen-encoder probes in one call, for notebooks and experiments (the CLIs run them one by one)."""
+from __future__ import annotations
+
+import torch
+
+from cpm.data import build_dataset
+from cpm.diagnostics import effective_rank, feature_spread
+from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
+from cpm.eval.knn import knn_accuracy
+from cpm.eval.linear import class_scores, standardize, train_linear
+
+
+def _top1(fc, feats: torch.Tensor, labels: torch.Tensor) -> float:
+    return 100.0 * (class_scores(fc, feats).argmax(1) == labels.cpu()).float().mean().item()
+
+
+def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.device = "cpu") -> dict:
+    """kNN (eval.knn_k, eval.knn_t), the lineage linear probe and the standardised one (top-1 %), and the
+    test features' spread and effective rank, for the encoder of `checkpoint` (None = random init, seeded)
+    on the train/test splits of `cfg.data`."""
+    device = torch.device(device)
+    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    ev = load_eval_encoder(cfg, checkpoint, checkpoint is None, seed)
+    kw = dict(device=device, batch_size=cfg.eval.batch_size, progress=False)
+    ftr, ytr = extract_features(ev.encoder, train, ev.stream, **kw)
+    fte, yte = extract_features(ev.encoder, test, ev.stream, **kw)
+    n = num_classes_of(train, test)
+    e = cfg.eval
+    fc, _ = train_linear(ftr, ytr, n, e, seed, progress=False)
+    ztr, zte = standardize(ftr, fte)
+    fc_z, _ = train_linear(ztr, ytr, n, e, seed, progress=False)
+    return {"knn": knn_accuracy(ftr, ytr, fte, yte, k=e.knn_k, t=e.knn_t, num_classes=n),
+            "linear": _top1(fc, fte, yte), "linear_std": _top1(fc_z, zte, yte),
+            "test_spread": feature_spread(fte), "test_rank": effective_rank(fte)}
