@@ -166,7 +166,7 @@ def test_plot_mining_labels_from_run_config(runs, tmp_path):
     metrics = _results(tmp_path / "fig")["metrics"]
     assert metrics["CPM [cpm]"]["final"] == pytest.approx(60.0)
     assert metrics["CPM (w/o PM) [wo]"]["precision"] == pytest.approx([20.0, 30.0])
-    assert (tmp_path / "fig" / "mining_precision.png").is_file()
+    assert (tmp_path / "fig" / "mining_precision.png").is_file() and (tmp_path / "fig" / "training_curves.png").is_file()
 
 
 def test_plot_sweep_over_k(runs, tmp_path, capsys):

@@ -1,8 +1,6 @@
-"""Issue 8 on the real MSR Action3D clips (skipped without ../shared/data): the centred arrays of
-scripts/experiments/msr_data.py, and a reduced run of the experiment - CPM pretraining on the training
+"""Issue 8 on the real MSR Action3D clips (skipped without ../shared/data): the release read directly, and a
+reduced run of the experiment - CPM pretraining on the training
 subjects, without labels, must beat the same encoder at random init in kNN accuracy on the test subjects."""
-import importlib.util
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +18,6 @@ pytestmark = pytest.mark.skipif(not (MSR / "skeleton3D").is_dir(),
                                 reason=f"real MSR Action3D data not found at {MSR} (../shared/data beside the repo)")
 
 
-def _msr_data():
-    spec = importlib.util.spec_from_file_location("msr_data", REPO / "scripts" / "experiments" / "msr_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(autouse=True)
 def _one_thread():
     n = torch.get_num_threads()
@@ -35,20 +26,22 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def test_prepared_arrays_are_centred_cross_subject(tmp_path):
-    counts = _msr_data().prepare_msr(MSR, tmp_path)
-    assert counts == {"xsub": {"train": 291, "test": 275}, "val": {"train": 173, "val": 118}}
-    names, labels = pickle.loads((tmp_path / "xsub" / "train_label.pkl").read_bytes())
-    x = np.load(tmp_path / "xsub" / "train_position.npy", mmap_mode="r")
-    assert x.shape == (291, 3, 196, 20, 1) and "a13_s09_e02" not in names  # longest valid run: a13_s09_e03
-    i = names.index("a01_s01_e01")
+def test_release_read_directly_cross_subject_and_validation():
+    """format msr_action3d on the release: 291 / 275 clips cross-subject (all-zero a13_s09_e02 dropped),
+    173 / 118 on the validation split of the training subjects; normalize=auto centres the camera coordinates."""
+    cfg = load_config(REPO / "configs" / "msr_action3d.yaml", [f"data.root={MSR}"])
+    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    assert (len(train), len(test)) == (291, 275) and "a13_s09_e02" not in train.names
+    assert {int(n[5:7]) for n in train.names} == {1, 3, 5, 7, 9} and {int(n[5:7]) for n in test.names} == {2, 4, 6, 8, 10}
+    x = train[train.names.index("a01_s01_e01")][0].numpy()
+    centre = train.layout.center
+    assert np.abs(x[:, :, centre]).max() < 1e-6  # centred on the layout's centre joint in every frame
     raw = np.loadtxt(MSR / "skeleton3D" / "a01_s01_e01_skeleton3D.txt").reshape(-1, 20, 4)[..., :3]
-    # joint 20 (head) relative to joint 3 (shoulder centre) in frame 0, and zero padding after the 54 frames
-    np.testing.assert_allclose(x[i, :, 0, 19, 0], raw[0, 19] - raw[0, 2], atol=1e-6)
-    assert labels[i] == 0 and not x[i, :, :, 2].any() and not x[i, :, 54:].any()
-    val_names, _ = pickle.loads((tmp_path / "val" / "val_label.pkl").read_bytes())
-    assert {int(n[5:7]) for n in val_names} == {7, 9}
-    assert {int(n[5:7]) for n in pickle.loads((tmp_path / "val" / "train_label.pkl").read_bytes())[0]} == {1, 3, 5}
+    assert np.linalg.norm(raw[:, centre], axis=1).mean() > 2.0  # the release holds camera coordinates
+    val = load_config(REPO / "configs" / "msr_action3d_val.yaml", [f"data.root={MSR}"])
+    vtrain, vtest = build_dataset(val.data, "train"), build_dataset(val.data, "test")
+    assert (len(vtrain), len(vtest)) == (173, 118)
+    assert {int(n[5:7]) for n in vtrain.names} == {1, 3, 5} and {int(n[5:7]) for n in vtest.names} == {7, 9}
 
 
 def _knn(cfg, checkpoint, train, test, seed: int = 0) -> float:
@@ -61,10 +54,9 @@ def _knn(cfg, checkpoint, train, test, seed: int = 0) -> float:
 def test_pretraining_beats_random_init_knn(tmp_path):
     from cpm.train.trainer import pretrain
 
-    _msr_data().prepare_msr(MSR, tmp_path / "data", protocols=("xsub",))
     # configs/msr_action3d.yaml, shortened: 40 epochs (stage 2 from 30) instead of 80
     cfg = load_config(REPO / "configs" / "msr_action3d.yaml", [
-        f"data.root={tmp_path / 'data' / 'xsub'}", "train.epochs=40", "loss.pe_start_epoch=30",
+        f"data.root={MSR}", "train.epochs=40", "loss.pe_start_epoch=30",
         "schedule.warmup_epochs=2", "train.save_every=100", "logging.progress=false",
         "logging.tensorboard=false", "train.seed=0"])
     result = pretrain(cfg, out_dir=tmp_path / "run")

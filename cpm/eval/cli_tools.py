@@ -122,8 +122,9 @@ def _run_label(run_dir: Path) -> tuple[str, int | None]:
 
 @guarded
 def plot_mining_main(argv=None) -> None:
-    """Mining precision of the top-K positives per epoch (Fig. 3), several runs overlaid (w/ and w/o PM)."""
-    from cpm.eval.plots import mining_curve, plot_mining
+    """Mining precision of the top-K positives per epoch (Fig. 3), several runs overlaid (w/ and w/o PM), and
+    training_curves.png: kNN, mining precision, target mass on own stale copies, feature spread."""
+    from cpm.eval.plots import mining_curve, plot_mining, plot_training_curves
     from cpm.eval.results import make_record, write_results
 
     p = argparse.ArgumentParser(prog="cpm-plot-mining", description=plot_mining_main.__doc__)
@@ -144,6 +145,7 @@ def plot_mining_main(argv=None) -> None:
                           "epochs": ep.tolist(), "precision": val.round(3).tolist()}
     k = ks.pop() if len(ks) == 1 else None
     png = plot_mining(curves, Path(args.out) / "mining_precision.png", k=k)
+    plot_training_curves(args.runs, Path(args.out) / "training_curves.png", [c[0] for c in curves])
     write_results(args.out, make_record("mining", metrics, None, None))
     print("mining precision (final epoch): " + ", ".join(f"{lab} {m['final']:.1f}%" for lab, m in metrics.items())
           + f" -> {png}")

@@ -136,6 +136,37 @@ def plot_mining(curves, path, k=None, title: str = "Mining precision of the top-
     return _save(fig, path)
 
 
+# the training curves that tell learning from collapse or shortcut (issue 16): (metrics key, axis label, scale)
+CURVES = (("knn_top1", "kNN top-1 (%)", 1.0), (MINING_KEY, "mining precision (%)", 100.0),
+          ("self_mass", "target mass on own stale copies (%)", 100.0),
+          ("feat_spread", "feature spread across clips (%)", 100.0))
+
+
+def epoch_curve(run_dir, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs 1-based, values) of `key` in the epoch records of a run's metrics.jsonl; empty if never logged."""
+    path = Path(run_dir)
+    path = path / METRICS_FILE if path.is_dir() else path
+    pts = [(r["epoch"] + 1, r[key]) for r in read_metrics(path, kind="epoch") if r.get(key) is not None]
+    return tuple(np.asarray(v, dtype=np.float64) for v in zip(*pts)) if pts else (np.empty(0), np.empty(0))
+
+
+def plot_training_curves(runs, path, labels=None) -> Path:
+    """One panel per CURVES entry, one line per run folder (kNN, mining precision, self-copy mass, spread)."""
+    if not runs:
+        raise CPMError("plot_training_curves: no runs to draw")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (key, ylabel, scale) in zip(axes.flat, CURVES):
+        for i, run in enumerate(runs):
+            ep, val = epoch_curve(run, key)
+            if ep.size:
+                ax.plot(ep, scale * val, marker="o" if ep.size < 15 else None, ms=3,
+                        label=labels[i] if labels else Path(run).name)
+        ax.set(xlabel="epoch", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_sweep(lines, path, xlabel: str, ylabel: str = "linear top-1 (%)", title: str = "") -> Path:
     """Accuracy against a hyper-parameter (Figs. 4, 5); `lines` is a list of (label, xs, ys), one per benchmark."""
     if not lines:

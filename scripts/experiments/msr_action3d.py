@@ -11,8 +11,9 @@ Per seed, with the public commands (each printed, its log under <out>/seed<s>/lo
                             the same run as a fresh one, minus the repeated stage-1 compute) -> cpm_wo_pm/
   3. scripts/finetune.py --from-scratch   supervised ST-GCN on the training labels (upper reference)
   4. scripts/linear_eval.py and knn_eval.py on CPM, CPM w/o PM and the same encoder at random init
-then scripts/plot_mining.py (Fig. 3 on this data), scripts/results_table.py (every run) and the mean +- std
-table of this experiment (<out>/summary.md, summary.json). Data: centred arrays prepared by msr_data.py.
+then scripts/plot_mining.py (Fig. 3 on this data, and the kNN / self-copy / spread curves of every run),
+scripts/results_table.py (every run) and the mean +- std table of this experiment (<out>/summary.md,
+summary.json). The release's files are read directly (`format: msr_action3d`, centred at load).
 """
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpm.config import load_config  # noqa: E402
+from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
-from msr_data import prepare_msr  # noqa: E402
 from msr_summary import summarize  # noqa: E402
 
 CONFIGS = {"xsub": "configs/msr_action3d.yaml", "val": "configs/msr_action3d_val.yaml"}
@@ -49,7 +50,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="CPU threads shared by the parallel commands")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="config overrides passed to every command, e.g. train.epochs=20")
-    p.add_argument("--prepare-only", action="store_true", help="only write the centred arrays")
     return p.parse_args(argv)
 
 
@@ -121,15 +121,12 @@ def run_experiment(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.out or f"runs/msr_action3d{'' if args.protocol == 'xsub' else '_val'}")
     out = out if out.is_absolute() else REPO / out
-    data = out / "data"
-    counts = prepare_msr(args.data, data, protocols=(args.protocol,))
-    print(f"prepared {counts} -> {data}")
-    if args.prepare_only:
-        return 0
     cfg_path = CONFIGS[args.protocol]
-    sets = [f"data.root={data / args.protocol}", "logging.progress=false", "logging.tensorboard=false",
+    sets = [f"data.root={Path(args.data).resolve()}", "logging.progress=false", "logging.tensorboard=false",
             *args.overrides]
     cfg = load_config(REPO / cfg_path, sets)
+    counts = {split: len(build_dataset(cfg.data, split)) for split in ("train", "test")}  # fails early on bad data
+    print(f"MSR Action3D {args.protocol}: {counts['train']} training / {counts['test']} evaluation clips")
     pe, epochs, every = cfg.loss.pe_start_epoch, cfg.train.epochs, cfg.train.save_every
     if not 0 < pe < epochs or pe % every:  # the w/o PM run branches off the checkpoint kept at the end of stage 1
         raise CPMError(f"loss.pe_start_epoch={pe}: the experiment needs 0 < pe_start_epoch < train.epochs={epochs} "

@@ -2,11 +2,10 @@
 
 scripts/results_table.py lays runs out like the paper's tables, one row per run; this experiment needs one
 row per method with the spread over seeds, so it is rendered here from the same results.json files.
-It also adds a standardised linear probe: the lineage probe (SGD lr 3.0 on raw features) cannot train on
-the features of an encoder at random init, whose outputs barely vary between clips (PyTorch's default init
-shrinks the signal layer after layer and eval-mode BatchNorm keeps its initial statistics), so its linear
-top-1 sits at chance for a reason that says nothing about the features; z-scoring each feature with the
-training-split statistics first (MAE's BatchNorm-without-affine probe) compares the encoders on equal terms.
+It also shows the standardised linear probe that linear_eval.py reports next to the lineage one
+(eval.linear_standardize, cpm.eval.linear.standardize): the lineage probe (SGD lr 3.0 on raw features) cannot
+train on the features of an encoder at random init, whose outputs barely vary between clips, so its top-1
+sits at chance for a reason that says nothing about the features.
 """
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cpm.eval.plots import mining_curve
 
@@ -22,26 +20,9 @@ ROWS = [("CPM (both stages)", "cpm"), ("CPM w/o PM (stage 1 only)", "cpm_wo_pm")
         ("Same encoder, random init", "random_init"), ("Supervised ST-GCN from scratch", "supervised")]
 
 
-def _top1(path: Path):
+def _top1(path: Path, key: str = "top1"):
     f = path / "results.json"
-    return json.loads(f.read_text())["metrics"]["top1"] if f.is_file() else None
-
-
-def standardized_probe(cfg, checkpoint, seed: int) -> float:
-    """Linear probe (cfg.eval schedule) on features z-scored with the training-split mean and std; top-1 %."""
-    from cpm.data import build_dataset
-    from cpm.eval.features import extract_features, load_eval_encoder
-    from cpm.eval.linear import class_scores, train_linear
-
-    dev = torch.device("cpu")
-    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
-    ev = load_eval_encoder(cfg, checkpoint, checkpoint is None, seed)
-    ftr, ytr = extract_features(ev.encoder, train, ev.stream, dev, progress=False)
-    fte, yte = extract_features(ev.encoder, test, ev.stream, dev, progress=False)
-    mu, sd = ftr.mean(0), ftr.std(0).clamp(min=1e-12)
-    num_classes = max(train.num_classes, test.num_classes)
-    fc, _ = train_linear((ftr - mu) / sd, ytr, num_classes, cfg.eval, seed, progress=False)
-    return 100.0 * (class_scores(fc, (fte - mu) / sd).argmax(1) == yte.cpu()).float().mean().item()
+    return json.loads(f.read_text())["metrics"].get(key) if f.is_file() else None
 
 
 def _mining(run_dir: Path):
@@ -71,8 +52,7 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str)
                 continue
             r["linear"].append(_top1(d / key / "linear"))
             r["knn"].append(_top1(d / key / "knn"))
-            ckpt = None if key == "random_init" else d / key / "last.pt"
-            r["linear_std"].append(standardized_probe(cfg, ckpt, s))
+            r["linear_std"].append(_top1(d / key / "linear", "top1_standardized"))
             r["mining"].append(None if key == "random_init" else _mining(d / key))
     split = {"xsub": "cross-subject test (subjects 2,4,6,8,10)", "val": "validation split (subjects 7,9)"}[protocol]
     lines = [f"MSR Action3D, {split}; {len(seeds)} seeds: mean ± std (sample std)", "",
