@@ -163,7 +163,10 @@ def plot_training_curves(runs, path, labels=None) -> Path:
                         label=labels[i] if labels else Path(run).name)
         ax.set(xlabel="epoch", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=7)
+    for ax in axes.flat:  # the first panel with lines carries the legend
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+            break
     return _save(fig, path)
 
 
