@@ -39,10 +39,11 @@ class DataConfig:
     root: str = ""  # folder (arrays, msr_action3d) or file (ctrgcn .npz, pyskl .pkl)
     train_split: str = "train"  # split name: arrays -> {name}_data.npy / {name}_position.npy; pyskl -> split key
     test_split: str = "val"  # split name of the evaluation set (ctrgcn always uses x_test)
-    layout: str = "ntu"  # ntu | kinect_v1 | custom (then layout_num_joints, layout_edges, layout_center)
+    layout: str = "ntu"  # ntu | kinect_v1 (MSR order) | kinect_sdk | coco17 | openpose18 | custom (see cpm/graph.py)
     layout_num_joints: int = 0  # custom layout: number of joints
     layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
-    layout_center: int = 0  # custom layout: 0-based centre joint (ST-GCN's gravity centre)
+    # (any root: the one joint that is no child; bones point from each joint to its parent)
+    layout_center: int = 0  # custom layout: 0-based centre joint of the spatial partition (any joint)
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)

@@ -123,7 +123,9 @@ def validate(cfg) -> None:
     _check(d.format in ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"), "data.format",
            f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
     _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
-    _check(d.layout in ("ntu", "kinect_v1", "custom"), "data.layout", f"expected ntu|kinect_v1|custom, got '{d.layout}'")
+    from cpm.graph import LAYOUT_NAMES, get_layout
+
+    _check(d.layout in LAYOUT_NAMES, "data.layout", f"expected {'|'.join(LAYOUT_NAMES)}, got '{d.layout}'")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")
@@ -146,6 +148,4 @@ def validate(cfg) -> None:
     _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
     _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
     if d.layout == "custom":
-        from cpm.graph import get_layout
-
         get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)
