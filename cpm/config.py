@@ -44,6 +44,8 @@ class DataConfig:
     layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
     # (any root: the one joint that is no child; bones point from each joint to its parent)
     layout_center: int = 0  # custom layout: 0-based centre joint of the spatial partition (any joint)
+    channels: str = "xyz"  # per joint: xyz (3-D) | xys (2-D x, y + detector score, pyskl 2-D) | xy (x, y only);
+    # model.in_channels must be 3, 3, 2 respectively
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
@@ -59,7 +61,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    in_channels: int = 3  # coordinates per joint
+    in_channels: int = 3  # channels per joint: 3 for data.channels xyz or xys, 2 for xy (checked at load)
     hidden_channels: int = 16  # h: ST-GCN widths are [h]*4 + [2h]*3 + [4h]*2 + [hidden_dim] (CrosSCLR/AimCLR)
     hidden_dim: int = 256  # encoder output size
     graph_strategy: str = "spatial"  # ST-GCN partition: uniform | distance | spatial (K=3)

@@ -126,6 +126,10 @@ def validate(cfg) -> None:
     from cpm.graph import LAYOUT_NAMES, get_layout
 
     _check(d.layout in LAYOUT_NAMES, "data.layout", f"expected {'|'.join(LAYOUT_NAMES)}, got '{d.layout}'")
+    _check(d.channels in ("xyz", "xys", "xy"), "data.channels", f"expected xyz|xys|xy, got '{d.channels}'")
+    _check(m.in_channels == len(d.channels), "model.in_channels",
+           f"{m.in_channels}, but data.channels='{d.channels}' feeds {len(d.channels)} per joint; "
+           f"set model.in_channels={len(d.channels)}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")

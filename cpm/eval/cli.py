@@ -201,7 +201,9 @@ def _finetune_run(args, fraction: float | None) -> None:
     if fraction is not None:
         indices = labelled_subset(train_set.labels, fraction, run.cfg.eval.label_seed, run.out, args.subset)
         print(f"labelled subset: {len(indices)} of {len(train_set)} training clips ({100 * fraction:g}%)")
-    augment = load_augment(run.cfg.eval.finetune_augment, run.cfg.data.augment)
+    from cpm.data.dataset import coord_dims
+
+    augment = load_augment(run.cfg.eval.finetune_augment, run.cfg.data.augment, coord_dims(run.cfg.data.channels))
     t0 = time.perf_counter()
     res = finetune(ev.encoder, train_set, test_set, ev.stream, run.cfg.eval, run.device, indices=indices,
                    augment=augment, seed=run.seed, amp=run.cfg.train.amp, num_workers=run.cfg.data.num_workers,

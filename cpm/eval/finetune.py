@@ -58,8 +58,8 @@ def labelled_subset(labels, fraction: float, seed: int, out_dir=None, subset_fil
     return indices
 
 
-def load_augment(enabled: bool, aug_cfg):
-    """`BatchAugment(aug_cfg)` when fine-tuning with augmentation, else None."""
+def load_augment(enabled: bool, aug_cfg, coords: int = 3):
+    """`BatchAugment(aug_cfg)` when fine-tuning with augmentation (`coords` = 2 for 2-D keypoints), else None."""
     if not enabled:
         return None
     try:
@@ -67,7 +67,7 @@ def load_augment(enabled: bool, aug_cfg):
     except ImportError as err:
         raise CPMError(f"eval.finetune_augment=true needs cpm.data.transforms.BatchAugment ({err}); "
                        f"set eval.finetune_augment=false") from None
-    return BatchAugment(aug_cfg)
+    return BatchAugment(aug_cfg, coords=coords)
 
 
 @torch.no_grad()
