@@ -51,6 +51,10 @@ class DataConfig:
     max_persons: int = 2  # M: persons kept (padded with zeros)
     normalize: bool = False  # per clip at load: centre on the layout's centre joint, rotate about y so the
     # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR)
+    class_names: list = field(default_factory=list)  # names by label (entry i names label i) for plots and
+    # tables; [] = numbers (or class_names_file)
+    class_names_file: str = ""  # text file, one name per line (line i = label i - 1), or a shipped list:
+    # ntu60 | ntu120 | pku_mmd | msr_action3d (cpm/data/classes.py); "" = none
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
     array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item

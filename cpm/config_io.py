@@ -130,6 +130,10 @@ def validate(cfg) -> None:
     _check(m.in_channels == len(d.channels), "model.in_channels",
            f"{m.in_channels}, but data.channels='{d.channels}' feeds {len(d.channels)} per joint; "
            f"set model.in_channels={len(d.channels)}")
+    _check(all(isinstance(n, str) and n.strip() for n in d.class_names), "data.class_names",
+           "expected a list of non-empty strings (entry i names label i)")
+    _check(not (d.class_names and d.class_names_file), "data.class_names",
+           "data.class_names and data.class_names_file are both set; keep one")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")

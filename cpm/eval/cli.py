@@ -107,14 +107,20 @@ def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_tes
 
 
 def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **extra) -> Path:
-    """Write scores.npy/labels.npy, confusion.png and results.json (with the config that built the encoder,
-    `pretrain_config`, for hyper-parameter sweeps); print the one-line summary."""
+    """Write scores.npy/labels.npy, confusion.png, per_class.md and results.json (with the config that built the
+    encoder, `pretrain_config`, for hyper-parameter sweeps); print the one-line summary. Classes are named
+    by `data.class_names` / `data.class_names_file` of the evaluation config when it gives them."""
+    from cpm.data.classes import class_names_of
+    from cpm.eval.metrics import per_class_table
     from cpm.eval.plots import plot_confusion
     from cpm.eval.results import make_record, save_scores, write_results
 
+    names = class_names_of(run.cfg.data, res["num_classes"])
     save_scores(run.out, res["scores"], res["labels"])
-    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%")
-    record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra,
+    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%",
+                   class_names=names)
+    (run.out / "per_class.md").write_text(per_class_table(res["per_class"], res["confusion"], names))
+    record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra, class_names=names,
                          pretrain_config=ev.model_cfg.to_dict())
     path = write_results(run.out, record)
     print(f"{title}: top-1 {res['top1']:.2f}%  top-5 {res['top5']:.2f}%  ({res['num_test']} test clips, "
