@@ -1,10 +1,10 @@
 """Skeleton layouts and the ST-GCN graph partitions (Yan et al., AAAI 2018; cf. pyskl utils/graph.py).
 
-A `Layout` is a tree of joints: `edges` are (child, parent) pairs, 0-based.
-Any tree works: its root (the one joint that is no child) only orients the bones (bone = joint - parent), while
-the `center` (ST-GCN's gravity centre, any joint) decides the spatial partition. `Graph(layout, strategy)` turns it into the normalized adjacency stack `A` of shape (K, V, V) used by the
-spatial graph convolution: column j of sum_k A[k] holds the weights with which joint j gathers from its
-neighbours (itself included), and each column sums to 1.
+A `Layout` is a tree of joints: `edges` are (child, parent) pairs, 0-based. Any tree works: its root (the one
+joint that is no child) only orients the bones (bone = joint - parent), while the `center` (ST-GCN's gravity
+centre, any joint) decides the spatial partition. `Graph(layout, strategy)` turns it into the normalized
+adjacency stack `A` of shape (K, V, V) used by the spatial graph convolution: column j of sum_k A[k] holds the
+weights with which joint j gathers from its neighbours (itself included), and each column sums to 1.
 """
 from __future__ import annotations
 

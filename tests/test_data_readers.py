@@ -255,7 +255,8 @@ def test_pyskl_2d_bad_input(tmp_path):
     cfg = DataConfig(format="pyskl", root=str(path), layout="coco17", channels="xys", num_frames=4)
     kp = np.ones((1, 4, 17, 2), np.float32)
     pyskl_file(path, [ann("a", 0, kp)], {"train": ["a"]})
-    with pytest.raises(CPMError, match=r"annotation 0 \(a\): 2-D keypoints need 'keypoint_score' of shape \(1, 4, 17\)"):
+    with pytest.raises(CPMError, match=r"annotation 0 \(a\): 2-D keypoints need 'keypoint_score' of shape "
+                                       r"\(1, 4, 17\)"):
         build_dataset(cfg, "train")
     pyskl_file(path, [ann("a", 0, kp) | {"keypoint_score": np.ones((1, 4, 17))}], {"train": ["a", "z"]})
     with pytest.raises(CPMError, match=r"split 'train' lists 1 clip\(s\) without an annotation, e.g. 'z'"):

@@ -194,7 +194,9 @@ def knn_main(argv=None) -> None:
 
 def _finetune_run(args, fraction: float | None) -> None:
     from cpm.eval.features import load_eval_encoder
-    from cpm.eval.finetune import check_fraction, finetune, labelled_subset, load_augment
+    from cpm.data.classes import class_names_of
+    from cpm.eval.finetune import (CLASSIFIER_FILE, check_fraction, finetune, labelled_subset, load_augment,
+                                   save_classifier)
     from cpm.eval.results import variant_of
 
     if fraction is not None:
@@ -214,11 +216,13 @@ def _finetune_run(args, fraction: float | None) -> None:
     res = finetune(ev.encoder, train_set, test_set, ev.stream, run.cfg.eval, run.device, indices=indices,
                    augment=augment, seed=run.seed, amp=run.cfg.train.amp, num_workers=run.cfg.data.num_workers,
                    progress=run.progress)
+    kept = save_classifier(res["model"], run.out / CLASSIFIER_FILE, ev.model_cfg,
+                           class_names_of(run.cfg.data, res["num_classes"]))
     protocol = "semi" if fraction is not None else "finetune"
     title = f"{protocol} {'from scratch' if args.from_scratch else f'({ev.source})'}"
     extra = {"fraction": fraction} if fraction is not None else {}
     finish(run, protocol, res, ev, args.checkpoint, title, stream=ev.stream,
-           variant=variant_of(ev.model_cfg, from_scratch=args.from_scratch), **extra,
+           variant=variant_of(ev.model_cfg, from_scratch=args.from_scratch), **extra, classifier=str(kept),
            seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
 
 
