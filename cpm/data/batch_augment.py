@@ -101,11 +101,9 @@ class BatchAugment:
         if cfg.shear > 0:
             sh = self.shear_matrices(n, x)
             linear = sh if linear is None else sh @ linear  # rotation first, then shear (as NumpyAugment)
-        if linear is not None and d == x.shape[1]:
-            x = torch.bmm(linear.to(x.dtype), x.reshape(n, d, -1)).view_as(x)
-        elif linear is not None:  # 2-D: the (x, y) block on the coordinates, the rest (score) unchanged
-            xy = torch.bmm(linear[:, :d, :d].to(x.dtype), x[:, :d].reshape(n, d, -1)).view_as(x[:, :d])
-            x = torch.cat([xy, x[:, d:]], dim=1)
+        if linear is not None:  # 2-D: the (x, y) block on the coordinates, a score channel unchanged
+            mapped = torch.bmm(linear[:, :d, :d].to(x.dtype), x[:, :d].reshape(n, d, -1)).view_as(x[:, :d])
+            x = mapped if d == x.shape[1] else torch.cat([mapped, x[:, d:]], dim=1)
         if cfg.joint_mask_prob > 0:
             keep = self._rand(n, 1, 1, x.shape[3], 1, like=x) >= cfg.joint_mask_prob
             x = x * keep.to(x.dtype)
