@@ -6,7 +6,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 import cpm.eval.plots as plots
@@ -105,10 +104,15 @@ def test_pyskl_2d_pickle_pretrains_linear_evaluates_and_plots_with_names(tmp_pat
             "test_split": "xsub_val", "layout": "coco17", "channels": "xys", "max_persons": 2,
             "class_names_file": str(tmp_path / "classes.txt")}
     drawn = {}
-    for fn in ("plot_confusion", "plot_tsne"):  # record what the figures are given, then draw them
-        real = getattr(plots, fn)
-        monkeypatch.setattr(plots, fn, lambda *a, _f=fn, _r=real, **k: drawn.setdefault(_f, k) and _r(*a, **k)
-                            or _r(*a, **k))
+
+    def recording(name, real):
+        def draw(*args, **kwargs):  # record what the figure is given, then draw it
+            drawn[name] = kwargs
+            return real(*args, **kwargs)
+        return draw
+
+    for fn in ("plot_confusion", "plot_tsne"):
+        monkeypatch.setattr(plots, fn, recording(fn, getattr(plots, fn)))
     rec = run_commands(tmp_path, tiny(data, tmp_path / "run"))
     assert rec["metrics"]["num_test"] == 8 and rec["class_names"] == names
     assert rec["pretrain_config"]["model"]["in_channels"] == 3 and rec["config"]["data"]["channels"] == "xys"
@@ -126,4 +130,3 @@ def test_pyskl_2d_pickle_pretrains_linear_evaluates_and_plots_with_names(tmp_pat
     (tmp_path / "xy").mkdir()
     rec2 = run_commands(tmp_path / "xy", cfg2)
     assert rec2["pretrain_config"]["model"]["in_channels"] == 2
-    torch.set_num_threads(1)
