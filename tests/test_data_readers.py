@@ -323,6 +323,8 @@ def test_msr_bad_input(tmp_path):
         build_dataset(msr_cfg(tmp_path), "train")
     with pytest.raises(CPMError, match="msr_action3d has 20 joints; data.layout must be 'kinect_v1'"):
         build_dataset(DataConfig(format="msr_action3d", root=str(tmp_path)), "train")
+    with pytest.raises(CPMError, match="msr_action3d files hold MSR's own joint order, layout 'kinect_v1'"):
+        build_dataset(DataConfig(format="msr_action3d", root=str(tmp_path), layout="kinect_sdk"), "train")
     (tmp_path / "a01_s01_e01_skeleton3D.txt").write_text("0.1 0.2 0.3 1\n" * 19)
     with pytest.raises(CPMError, match=r"a01_s01_e01_skeleton3D.txt: 76 values, expected a multiple of 80"):
         build_dataset(msr_cfg(tmp_path), "train")

@@ -144,6 +144,9 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
     elif cfg.format == "pyskl":
         samples = read_pyskl(cfg.root, name, v)
     else:
+        if cfg.layout not in ("kinect_v1", "custom") and v == 20:  # kinect_sdk: MSR's joint count, another order
+            raise CPMError(f"data.layout: msr_action3d files hold MSR's own joint order, layout 'kinect_v1'; "
+                           f"got '{cfg.layout}'")
         samples = read_msr_action3d(cfg.root, split, v)
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
                            num_classes=cfg.num_classes or None, transform=transform, normalize=cfg.normalize,
