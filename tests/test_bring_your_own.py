@@ -130,3 +130,31 @@ def test_pyskl_2d_pickle_pretrains_linear_evaluates_and_plots_with_names(tmp_pat
     (tmp_path / "xy").mkdir()
     rec2 = run_commands(tmp_path / "xy", cfg2)
     assert rec2["pretrain_config"]["model"]["in_channels"] == 2
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("data:\n  channels: xyzs\n", "'data.channels': expected xyz|xys|xy, got 'xyzs'"),
+    ("data:\n  channels: xy\n", "'model.in_channels': 3, but data.channels='xy' feeds 2 per joint; set "
+                                "model.in_channels=2"),
+    ("data:\n  layout: coco\n", "'data.layout': expected ntu\\|kinect_v1\\|kinect_sdk\\|coco17\\|openpose18\\|custom"),
+    ("data:\n  layout: custom\n  layout_num_joints: 3\n  layout_edges: [[0, 1], [0, 2]]\n  layout_center: 2\n",
+     "joint 0 is the child of two edges"),
+])
+def test_config_checks_channels_and_layouts(tmp_path, text, msg):
+    from cpm.config import load_config
+    from cpm.errors import CPMError
+
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(CPMError, match=msg):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_evaluation_data_must_feed_the_encoder_its_channels(tmp_path):
+    from cpm.config import Config
+    from cpm.errors import CPMError
+    from cpm.eval.features import check_compatible
+
+    model_cfg, eval_cfg = Config(), Config()
+    eval_cfg.data.channels, eval_cfg.model.in_channels = "xy", 2
+    with pytest.raises(CPMError, match="the encoder takes 3 channels per joint .* data.channels='xy'"):
+        check_compatible(model_cfg, eval_cfg, "ckpt.pt")
