@@ -50,7 +50,8 @@ class DataConfig:
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
     normalize: bool = False  # per clip at load: centre on the layout's centre joint, rotate about y so the
-    # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR)
+    # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR);
+    # 2-D keypoints (channels xys / xy): x, y centred only, no rotation, the score untouched
     class_names: list = field(default_factory=list)  # names by label (entry i names label i) for plots and
     # tables; [] = numbers (or class_names_file)
     class_names_file: str = ""  # text file, one name per line (line i = label i - 1), or a shipped list:
