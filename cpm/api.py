@@ -55,7 +55,6 @@ def embed(encoder: torch.nn.Module, x, batch_size: int = 256) -> torch.Tensor:
     return torch.cat(out) if out else torch.empty(0, getattr(encoder, "hidden_dim", 0))
 
 
-
 def load_classifier(path, map_location="cpu"):
     """The fine-tuned network (encoder + linear layer) a finetune / semi-supervised run saved as classifier.pt,
     rebuilt from its stored config, in eval mode; `.class_names` holds the run's class names (or None)."""

@@ -27,7 +27,7 @@ _KINECT_V1_1BASED = (
     (1, 3), (2, 3), (4, 3), (20, 3), (7, 4), (5, 7), (6, 7), (8, 1), (9, 2), (10, 8), (11, 9), (12, 10),
     (13, 11), (14, 5), (15, 6), (16, 14), (17, 15), (18, 16), (19, 17),
 )
-# Kinect SDK v1 NUI_SKELETON_POSITION_INDEX order (Microsoft Kinect for Windows SDK 1.x, NuiSensor.h), 0-based:
+# Kinect SDK v1 NUI_SKELETON_POSITION_INDEX order (Microsoft Kinect for Windows SDK 1.x, NuiSkeleton.h), 0-based:
 # 0 hip centre, 1 spine, 2 shoulder centre, 3 head, 4-7 L shoulder/elbow/wrist/hand, 8-11 the right ones,
 # 12-15 L hip/knee/ankle/foot, 16-19 the right ones; root = hip centre, centre 2 (shoulder centre) as kinect_v1.
 _KINECT_SDK = (
@@ -116,7 +116,13 @@ def get_layout(name: str, edges=None, num_joints: int | None = None, center: int
     if name == "custom":
         if edges is None or num_joints is None or center is None:
             raise CPMError("layout 'custom' needs edges, num_joints and center (0-based)")
-        return Layout("custom", int(num_joints), tuple((int(c), int(p)) for c, p in edges), int(center))
+        pairs = []
+        for e in edges:
+            if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(j, (int, np.integer))
+                                                                        and not isinstance(j, bool) for j in e)):
+                raise CPMError(f"layout 'custom': edge {e!r} must be a [child, parent] pair of 0-based joint indices")
+            pairs.append((int(e[0]), int(e[1])))
+        return Layout("custom", int(num_joints), tuple(pairs), int(center))
     if name not in LAYOUTS:
         raise CPMError(f"unknown layout '{name}': expected one of {', '.join(LAYOUT_NAMES)}")
     return LAYOUTS[name]

@@ -94,6 +94,8 @@ def test_custom_layout_centre_need_not_be_the_root():
     ([(0, 1), (0, 2)], 3, 1, "joint 0 is the child of two edges"),
     ([(0, 2), (2, 0)], 3, 1, "exactly once|reach"),
     ([(0, 1), (2, 5)], 3, 1, "must join"),
+    ([(0, 1), (2, 1, 0)], 3, 1, r"edge \(2, 1, 0\) must be a \[child, parent\] pair"),
+    ([(0, 1), ("a", 1)], 3, 1, "must be a \\[child, parent\\] pair"),
 ])
 def test_invalid_custom_layouts(edges, v, c, msg):
     with pytest.raises(CPMError, match=msg):
