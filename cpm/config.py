@@ -53,7 +53,7 @@ class DataConfig:
     # shoulders lie along x (prepare_ntu's 'position' preprocessing); for raw camera coordinates (synthetic, MSR);
     # 2-D keypoints (channels xys / xy): x, y centred only, no rotation, the score untouched
     class_names: list = field(default_factory=list)  # names by label (entry i names label i) for plots and
-    # tables; [] = numbers (or class_names_file)
+    # tables; [] = class_names_file, the synthetic dataset's own names, else numbers
     class_names_file: str = ""  # text file, one name per line (line i = label i - 1), or a shipped list:
     # ntu60 | ntu120 | pku_mmd | msr_action3d (cpm/data/classes.py); "" = none
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)

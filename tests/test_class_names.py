@@ -24,8 +24,9 @@ def test_shipped_lists_match_the_dataset_releases():
 
 
 def test_names_from_the_config(tmp_path):
-    d = DataConfig()
+    d = DataConfig(format="arrays")
     assert class_names_of(d, 4) is None
+    assert class_names_of(DataConfig(format="synthetic"), 3) == ["wave", "punch", "front kick"]  # motions.py
     assert class_names_of(replace(d, class_names=["a", "b", "c"]), 2) == ["a", "b"]
     f = tmp_path / "classes.txt"
     f.write_text("wave\nkick\njump\n")

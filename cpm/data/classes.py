@@ -38,13 +38,17 @@ def read_class_names(source: str) -> list[str]:
 
 
 def class_names_of(data_cfg, num_classes: int) -> list[str] | None:
-    """The first `num_classes` names the data config gives (None when it gives none); one-line error when it
-    names fewer classes than the data has."""
+    """The first `num_classes` names the data config gives, or the embedded demo dataset's own (None when
+    there are none); one-line error when it names fewer classes than the data has."""
     names, source = list(data_cfg.class_names), data_cfg.class_names_file
     if names and source:
         raise CPMError("data.class_names and data.class_names_file are both set; keep one")
     if source:
         names, key = read_class_names(source), f"data.class_names_file ({source})"
+    elif not names and data_cfg.format == "synthetic":
+        from cpm.data.motions import CLASS_NAMES
+
+        names, key = list(CLASS_NAMES), "the synthetic dataset's classes"
     else:
         key = "data.class_names"
     if not names:
