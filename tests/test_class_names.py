@@ -55,3 +55,21 @@ def test_per_class_table_hand_case():
     rows = table.strip().splitlines()[2:]
     assert rows == ["| 0 | wave | 2 | 100.0 |  |", "| 1 | kick | 2 | 50.0 | jump (1) |", "| 2 | jump | 0 | - |  |"]
     assert per_class_table([50.0], np.array([[1]]) * 0 + 1).splitlines()[2] == "| 0 |  | 1 | 50.0 |  |"
+
+
+def test_ensemble_keeps_the_members_class_names(tmp_path):
+    import json
+
+    from cpm.eval.cli_tools import ensemble_main
+    from cpm.eval.results import save_scores
+
+    labels = np.array([0, 1, 1])
+    for k, stream in enumerate(("joint", "bone")):
+        scores = np.eye(2)[[0, 1, 0]] * 0.6 + 0.2  # both members: clip 2 taken for class 0
+        save_scores(tmp_path / stream, scores, labels)
+        (tmp_path / stream / "results.json").write_text(json.dumps(
+            {"protocol": "linear", "stream": stream, "metrics": {"top1": 66.7}, "class_names": ["sit", "stand"]}))
+    assert ensemble_main([str(tmp_path / "joint"), str(tmp_path / "bone"), "--out", str(tmp_path / "ens")]) == 0
+    assert json.loads((tmp_path / "ens" / "results.json").read_text())["class_names"] == ["sit", "stand"]
+    rows = (tmp_path / "ens" / "per_class.md").read_text().strip().splitlines()[2:]
+    assert rows == ["| 0 | sit | 1 | 100.0 |  |", "| 1 | stand | 2 | 50.0 | sit (1) |"]

@@ -26,7 +26,7 @@ def _agree(values: list) -> str:
 @guarded
 def ensemble_main(argv=None) -> None:
     """3-stream ensemble (Table 1 '3S'): sum of the softmax test scores of joint, bone and motion runs."""
-    from cpm.eval.metrics import classification_report
+    from cpm.eval.metrics import classification_report, per_class_table
     from cpm.eval.plots import plot_confusion
     from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
 
@@ -45,6 +45,7 @@ def ensemble_main(argv=None) -> None:
     names = next((rec["class_names"] for rec in recs if rec.get("class_names")), None)  # as the members named them
     plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%",
                    class_names=names)
+    (out / "per_class.md").write_text(per_class_table(report["per_class"], report["confusion"], names))
     members = [{"run": str(run), "stream": rec.get("stream"), "top1": rec.get("metrics", {}).get("top1"),
                 "checkpoint": rec.get("checkpoint")} for run, *_, rec in loaded]
     record = make_record("ensemble", report, None, None, benchmark=_agree([r.get("benchmark") for r in recs]),
