@@ -6,12 +6,19 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
+import cpm
 import cpm.eval.plots as plots
+from cpm.config import Config, load_config
+from cpm.data.dataset import resize_valid_frames
+from cpm.data.readers import read_msr_action3d
+from cpm.errors import CPMError
 from cpm.eval.cli import linear_main
 from cpm.eval.cli_tools import tsne_main
-from cpm.graph import get_layout
+from cpm.eval.features import check_compatible
+from cpm.graph import Graph, get_layout
 from cpm.train.cli import main as pretrain_main
 
 FAST = ["--no-progress", "--device", "cpu"]
@@ -141,20 +148,40 @@ def test_pyskl_2d_pickle_pretrains_linear_evaluates_and_plots_with_names(tmp_pat
      "joint 0 is the child of two edges"),
 ])
 def test_config_checks_channels_and_layouts(tmp_path, text, msg):
-    from cpm.config import load_config
-    from cpm.errors import CPMError
-
     (tmp_path / "c.yaml").write_text(text)
     with pytest.raises(CPMError, match=msg):
         load_config(tmp_path / "c.yaml")
 
 
-def test_evaluation_data_must_feed_the_encoder_its_channels(tmp_path):
-    from cpm.config import Config
-    from cpm.errors import CPMError
-    from cpm.eval.features import check_compatible
-
+def test_evaluation_data_must_feed_the_encoder_its_channels():
     model_cfg, eval_cfg = Config(), Config()
     eval_cfg.data.channels, eval_cfg.model.in_channels = "xy", 2
     with pytest.raises(CPMError, match="the encoder takes 3 channels per joint .* data.channels='xy'"):
         check_compatible(model_cfg, eval_cfg, "ckpt.pt")
+
+
+# Kinect SDK index -> MSR Action3D index (0-based) of the same joint (MSR's readme order; cpm/graph.py)
+SDK_TO_MSR = [6, 3, 2, 19, 0, 7, 9, 11, 1, 8, 10, 12, 4, 13, 15, 17, 5, 14, 16, 18]
+
+
+def test_kinect_sdk_is_msr_kinect_v1_reordered():
+    p = np.asarray(SDK_TO_MSR)
+    assert sorted(p.tolist()) == list(range(20))
+    sdk, v1 = get_layout("kinect_sdk"), get_layout("kinect_v1")
+    assert p[sdk.center] == v1.center and tuple(p[list(sdk.shoulders)]) == v1.shoulders
+    np.testing.assert_array_equal(Graph(sdk).A, Graph(v1).A[:, p][:, :, p])  # the same skeleton, relabelled
+
+
+def test_real_msr_recording_in_kinect_sdk_order_gives_the_same_features(shared_data):
+    """A real Kinect v1 recording (MSR Action3D a01_s01_e01) written in the Kinect SDK order: a seeded
+    random encoder with layout kinect_sdk embeds it exactly as the MSR-order clip with layout kinect_v1."""
+    clip = resize_valid_frames(read_msr_action3d(shared_data / "msr_action3d", "train").data[0], T)
+    feats = {}
+    for layout, x in (("kinect_v1", clip), ("kinect_sdk", clip[:, :, SDK_TO_MSR])):
+        cfg = Config()
+        cfg.data.layout, cfg.data.max_persons, cfg.data.num_frames = layout, 1, T
+        cfg.model.hidden_channels, cfg.model.hidden_dim = 4, 16
+        torch.manual_seed(0)
+        feats[layout] = cpm.embed(cpm.build_encoder(cfg).eval(), x[None])
+    assert torch.allclose(feats["kinect_v1"], feats["kinect_sdk"], atol=1e-5)
+    assert feats["kinect_v1"].abs().sum() > 0
