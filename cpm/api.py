@@ -1,9 +1,10 @@
-"""Loading pretrained encoders and embedding skeleton sequences (the notebook API)."""
+"""The notebook API: pretrained encoders and embeddings, fine-tuned classifiers and their class scores."""
 from __future__ import annotations
 
 import torch
 
 from cpm.config import config_from_dict
+from cpm.errors import CPMError
 from cpm.models import build_encoder
 from cpm.models.stgcn import STGCN
 from cpm.train.checkpoint import load_checkpoint as read_checkpoint, load_model_state
@@ -53,3 +54,36 @@ def embed(encoder: torch.nn.Module, x, batch_size: int = 256) -> torch.Tensor:
         encoder.train(was_training)
     return torch.cat(out) if out else torch.empty(0, getattr(encoder, "hidden_dim", 0))
 
+
+def load_classifier(path, map_location="cpu"):
+    """The fine-tuned network (encoder + linear layer) a finetune / semi-supervised run saved as classifier.pt,
+    rebuilt from its stored config, in eval mode; `.class_names` holds the run's class names (or None)."""
+    from cpm.eval.finetune import Classifier
+
+    ckpt = load_checkpoint(path, map_location)
+    if "num_classes" not in ckpt or "stream" not in ckpt:
+        raise CPMError(f"checkpoint {path}: not a fine-tuned classifier (no 'num_classes'/'stream'); a pretraining "
+                       "checkpoint loads with cpm.load_encoder")
+    model = Classifier(build_encoder(config_from_dict(ckpt["config"])), int(ckpt["num_classes"]),
+                       stream=str(ckpt["stream"]))
+    load_model_state(model, {_strip(k): v for k, v in ckpt["model"].items()}, str(path))
+    model.class_names = list(ckpt.get("class_names") or []) or None
+    return model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
+
+
+@torch.no_grad()
+def predict(classifier, x, batch_size: int = 256) -> torch.Tensor:
+    """Class scores (N, num_classes) (softmax, CPU float) of joint clips x (N, C, T, V, M) (tensor or array),
+    in batches on the classifier's device, turned into the stream it was trained on; mode left as it was."""
+    from cpm.eval.finetune import class_scores
+
+    x = torch.as_tensor(x, dtype=torch.float32)
+    device = next(classifier.parameters()).device
+    was_training = classifier.training
+    classifier.eval()
+    try:
+        out = [class_scores(classifier, x[i:i + batch_size].to(device), classifier.encoder.layout).cpu()
+               for i in range(0, len(x), batch_size)]
+    finally:
+        classifier.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, classifier.num_classes)

@@ -39,16 +39,24 @@ class DataConfig:
     root: str = ""  # folder (arrays, msr_action3d) or file (ctrgcn .npz, pyskl .pkl)
     train_split: str = "train"  # split name: arrays -> {name}_data.npy / {name}_position.npy; pyskl -> split key
     test_split: str = "val"  # split name of the evaluation set (ctrgcn always uses x_test)
-    layout: str = "ntu"  # ntu | kinect_v1 | custom (then layout_num_joints, layout_edges, layout_center)
+    layout: str = "ntu"  # ntu | kinect_v1 (MSR order) | kinect_sdk | coco17 | openpose18 | custom (see cpm/graph.py)
     layout_num_joints: int = 0  # custom layout: number of joints
     layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
-    layout_center: int = 0  # custom layout: 0-based centre joint (ST-GCN's gravity centre)
+    # (any root: the one joint that is no child; bones point from each joint to its parent)
+    layout_center: int = 0  # custom layout: 0-based centre joint of the spatial partition (any joint)
+    channels: str = "xyz"  # per joint: xyz (3-D) | xys (2-D x, y + detector score, pyskl 2-D) | xy (x, y only);
+    # model.in_channels must be 3, 3, 2 respectively
     stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
     normalize: bool | str = "auto"  # true: per clip at load, centre on the layout's centre joint and rotate about y
-    # so the shoulders lie along x (prepare_ntu's 'position' preprocessing); auto: do so for camera coordinates
-    # (msr_action3d, or clips whose centre joint is > 1 body extent from the origin), with a note; false: never
+    # so the shoulders lie along x (prepare_ntu's 'position' preprocessing); auto: do so for 3-D camera coordinates
+    # (msr_action3d, or clips whose centre joint is > 1 body extent from the origin), with a note; false: never.
+    # 2-D keypoints (channels xys / xy): true centres x, y only, no rotation, the score untouched; auto = false
+    class_names: list = field(default_factory=list)  # names by label (entry i names label i) for plots and
+    # tables; [] = class_names_file, the synthetic dataset's own names, else numbers
+    class_names_file: str = ""  # text file, one name per line (line i = label i - 1), or a shipped list:
+    # ntu60 | ntu120 | pku_mmd | msr_action3d (cpm/data/classes.py); "" = none
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
     array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
     validation: bool = False  # msr_action3d: train on subjects 1,3,5, evaluate on 7,9 (model selection); test unread
@@ -60,7 +68,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    in_channels: int = 3  # coordinates per joint
+    in_channels: int = 3  # channels per joint: 3 for data.channels xyz or xys, 2 for xy (checked at load)
     hidden_channels: int = 16  # h: ST-GCN widths are [h]*4 + [2h]*3 + [4h]*2 + [hidden_dim] (CrosSCLR/AimCLR)
     hidden_dim: int = 256  # encoder output size
     graph_strategy: str = "spatial"  # ST-GCN partition: uniform | distance | spatial (K=3)

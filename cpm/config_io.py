@@ -132,7 +132,17 @@ def validate(cfg) -> None:
     _check(d.format in ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"), "data.format",
            f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
     _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
-    _check(d.layout in ("ntu", "kinect_v1", "custom"), "data.layout", f"expected ntu|kinect_v1|custom, got '{d.layout}'")
+    from cpm.graph import LAYOUT_NAMES, get_layout
+
+    _check(d.layout in LAYOUT_NAMES, "data.layout", f"expected {'|'.join(LAYOUT_NAMES)}, got '{d.layout}'")
+    _check(d.channels in ("xyz", "xys", "xy"), "data.channels", f"expected xyz|xys|xy, got '{d.channels}'")
+    _check(m.in_channels == len(d.channels), "model.in_channels",
+           f"{m.in_channels}, but data.channels='{d.channels}' feeds {len(d.channels)} per joint; "
+           f"set model.in_channels={len(d.channels)}")
+    _check(all(isinstance(n, str) and n.strip() for n in d.class_names), "data.class_names",
+           "expected a list of non-empty strings (entry i names label i)")
+    _check(not (d.class_names and d.class_names_file), "data.class_names",
+           "data.class_names and data.class_names_file are both set; keep one")
     _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
@@ -156,6 +166,4 @@ def validate(cfg) -> None:
     _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
     _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
     if d.layout == "custom":
-        from cpm.graph import get_layout
-
         get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)

@@ -1,9 +1,10 @@
 """Skeleton layouts and the ST-GCN graph partitions (Yan et al., AAAI 2018; cf. pyskl utils/graph.py).
 
-A `Layout` is a tree of joints: `edges` are (child, parent) pairs, 0-based, rooted at `center`.
-`Graph(layout, strategy)` turns it into the normalized adjacency stack `A` of shape (K, V, V) used by the
-spatial graph convolution: column j of sum_k A[k] holds the weights with which joint j gathers from its
-neighbours (itself included), and each column sums to 1.
+A `Layout` is a tree of joints: `edges` are (child, parent) pairs, 0-based. Any tree works: its root (the one
+joint that is no child) only orients the bones (bone = joint - parent), while the `center` (ST-GCN's gravity
+centre, any joint) decides the spatial partition. `Graph(layout, strategy)` turns it into the normalized
+adjacency stack `A` of shape (K, V, V) used by the spatial graph convolution: column j of sum_k A[k] holds the
+weights with which joint j gathers from its neighbours (itself included), and each column sums to 1.
 """
 from __future__ import annotations
 
@@ -26,11 +27,32 @@ _KINECT_V1_1BASED = (
     (1, 3), (2, 3), (4, 3), (20, 3), (7, 4), (5, 7), (6, 7), (8, 1), (9, 2), (10, 8), (11, 9), (12, 10),
     (13, 11), (14, 5), (15, 6), (16, 14), (17, 15), (18, 16), (19, 17),
 )
+# Kinect SDK v1 NUI_SKELETON_POSITION_INDEX order (Microsoft Kinect for Windows SDK 1.x, NuiSkeleton.h), 0-based:
+# 0 hip centre, 1 spine, 2 shoulder centre, 3 head, 4-7 L shoulder/elbow/wrist/hand, 8-11 the right ones,
+# 12-15 L hip/knee/ankle/foot, 16-19 the right ones; root = hip centre, centre 2 (shoulder centre) as kinect_v1.
+_KINECT_SDK = (
+    (1, 0), (2, 1), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 10),
+    (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18),
+)
+# COCO keypoints, 0-based (0 nose, 1/2 L/R eye, 3/4 L/R ear, 5/6 L/R shoulder, 7/8 elbows, 9/10 wrists,
+# 11/12 hips, 13/14 knees, 15/16 ankles); tree and centre 0 of pyskl utils/graph.py layout 'coco'.
+_COCO17 = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 5), (12, 6), (9, 7), (7, 5), (10, 8), (8, 6), (5, 0), (6, 0),
+    (1, 0), (3, 1), (2, 0), (4, 2),
+)
+# OpenPose BODY_18 (COCO-18) order, 0-based: 0 nose, 1 neck, 2-4 R shoulder/elbow/wrist, 5-7 the left ones,
+# 8-10 R hip/knee/ankle, 11-13 the left ones, 14/15 R/L eye, 16/17 R/L ear; tree and centre 1 (neck) of
+# ST-GCN's net/utils/graph.py layout 'openpose' (also pyskl's).
+_OPENPOSE18 = (
+    (4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8), (11, 5), (8, 2), (5, 1), (2, 1),
+    (0, 1), (15, 0), (14, 0), (17, 15), (16, 14),
+)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A skeleton: `num_joints` joints, `edges` = (child, parent) 0-based pairs forming a tree rooted at `center`."""
+    """A skeleton: `num_joints` joints, `edges` = (child, parent) 0-based pairs forming a tree (any root), and the
+    `center` joint of the spatial partition (any joint)."""
 
     name: str
     num_joints: int
@@ -50,21 +72,29 @@ class Layout:
             if not (0 <= c < v and 0 <= p < v) or c == p:
                 raise CPMError(f"layout '{self.name}': edge ({c}, {p}) must join two different joints in [0, {v})")
         children = [c for c, _ in self.edges]
-        if len(set(children)) != len(children) or self.center in children:
-            raise CPMError(f"layout '{self.name}': each joint but the center {self.center} must be a child exactly once")
-        # every joint must reach the center by following parents (no cycles, one component)
-        parent = dict(self.edges)
+        twice = sorted({c for c in children if children.count(c) > 1})
+        if twice:  # then some other joint is no child either: the (child, parent) pairs are not one tree
+            raise CPMError(f"layout '{self.name}': joint {twice[0]} is the child of two edges; each joint but "
+                           "the tree's root must be the child (first entry) of exactly one [child, parent] edge")
+        # every joint must reach the root by following parents (no cycles, one component)
+        parent, root = dict(self.edges), self.root
         for j in range(v):
             seen, k = set(), j
-            while k != self.center:
+            while k != root:
                 if k in seen:
-                    raise CPMError(f"layout '{self.name}': joint {j} does not reach the center {self.center}")
+                    raise CPMError(f"layout '{self.name}': joint {j} does not reach the tree's root {root} "
+                                   "(the edges hold a cycle)")
                 seen.add(k)
                 k = parent[k]
 
     @property
+    def root(self) -> int:
+        """The joint that is no edge's child (the tree's root; it need not be the centre)."""
+        return (set(range(self.num_joints)) - {c for c, _ in self.edges}).pop()
+
+    @property
     def parents(self) -> np.ndarray:
-        """(V,) parent index of each joint; the center is its own parent (so its bone is zero)."""
+        """(V,) parent index of each joint; the root is its own parent (so its bone is zero)."""
         par = np.arange(self.num_joints)
         for c, p in self.edges:
             par[c] = p
@@ -74,17 +104,27 @@ class Layout:
 LAYOUTS = {
     "ntu": Layout("ntu", 25, tuple((c - 1, p - 1) for c, p in _NTU_1BASED), 20, shoulders=(4, 8)),
     "kinect_v1": Layout("kinect_v1", 20, tuple((c - 1, p - 1) for c, p in _KINECT_V1_1BASED), 2, shoulders=(0, 1)),
+    "kinect_sdk": Layout("kinect_sdk", 20, _KINECT_SDK, 2, shoulders=(4, 8)),
+    "coco17": Layout("coco17", 17, _COCO17, 0, shoulders=(5, 6)),
+    "openpose18": Layout("openpose18", 18, _OPENPOSE18, 1, shoulders=(5, 2)),
 }
+LAYOUT_NAMES = tuple(LAYOUTS) + ("custom",)
 
 
 def get_layout(name: str, edges=None, num_joints: int | None = None, center: int | None = None) -> Layout:
-    """A built-in layout by name ('ntu', 'kinect_v1'), or 'custom' from 0-based (child, parent) `edges`."""
+    """A built-in layout by name (see `LAYOUTS`), or 'custom' from 0-based (child, parent) `edges` and any `center`."""
     if name == "custom":
         if edges is None or num_joints is None or center is None:
             raise CPMError("layout 'custom' needs edges, num_joints and center (0-based)")
-        return Layout("custom", int(num_joints), tuple((int(c), int(p)) for c, p in edges), int(center))
+        pairs = []
+        for e in edges:
+            if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(j, (int, np.integer))
+                                                                        and not isinstance(j, bool) for j in e)):
+                raise CPMError(f"layout 'custom': edge {e!r} must be a [child, parent] pair of 0-based joint indices")
+            pairs.append((int(e[0]), int(e[1])))
+        return Layout("custom", int(num_joints), tuple(pairs), int(center))
     if name not in LAYOUTS:
-        raise CPMError(f"unknown layout '{name}': expected one of {sorted(LAYOUTS) + ['custom']}")
+        raise CPMError(f"unknown layout '{name}': expected one of {', '.join(LAYOUT_NAMES)}")
     return LAYOUTS[name]
 
 
@@ -132,6 +172,8 @@ class Graph:
         self.A = a.astype(np.float32)
 
     def _spatial(self, norm: np.ndarray) -> np.ndarray:
+        # as ST-GCN's reference code: hop distances are only counted up to max_hop, so joints farther from the
+        # centre are all at "inf" and their neighbours share one partition (kept: it defines the published model)
         to_center = self.hop_dis[:, self.layout.center]
         parts = []
         for hop in range(self.max_hop + 1):

@@ -1,6 +1,7 @@
 """Each reader on small files written in its exact format, read back through build_dataset."""
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,12 +211,64 @@ def test_pyskl_split_transpose_total_frames_and_empty(tmp_path):
     assert test.labels.tolist() == [5] and test[0][0].shape == (3, 4, 25, 2)  # 5 frames resized to 4
 
 
-def test_pyskl_2d_keypoints_take_the_score_channel(tmp_path):
-    kp = np.ones((1, 4, 25, 2), np.float32)
-    a = ann("a", 0, kp) | {"keypoint_score": np.full((1, 4, 25), 0.5, np.float32)}
-    pyskl_file(tmp_path / "p.pkl", [a], {"train": ["a"]})
-    x = build_dataset(DataConfig(format="pyskl", root=str(tmp_path / "p.pkl"), num_frames=4, normalize=False), "train")[0][0]
-    assert x[:, 0, 0, 0].tolist() == [1.0, 1.0, 0.5]
+def pyskl_2d(path):
+    """An NTU-2D-like pickle in pyskl's exact structure: 2 persons, COCO-17, 640x480 frames, a padded frame."""
+    kp = np.zeros((2, 5, 17, 2), np.float32)
+    score = np.zeros((2, 5, 17), np.float32)
+    kp[0, :4], score[0, :4] = (400.0, 120.0), 0.8  # -> ((400 - 320) / 320, (120 - 240) / 240) = (0.25, -0.5)
+    kp[1, :4], score[1, :4] = (160.0, 360.0), 0.6  # -> (-0.5, 0.5)
+    kp[1, 0, 3], score[1, 0, 3] = 0.0, 0.0  # an undetected joint: stays (0, 0, 0)
+    kp[0, :4, 5] = (480.0, 120.0)  # left shoulder of person 0 -> (0.5, -0.5)
+    anns = [{"frame_dir": "S001C001P001R001A001", "label": 0, "img_shape": (480, 640), "original_shape": (480, 640),
+             "total_frames": 4, "keypoint": kp, "keypoint_score": score},  # frame 5 is padding past total_frames
+            {"frame_dir": "S001C001P002R001A002", "label": 1, "img_shape": (480, 640), "original_shape": (480, 640),
+             "total_frames": 5, "keypoint": kp[:1].copy(), "keypoint_score": score[:1].copy()}]
+    pyskl_file(path, anns, {"xsub_train": ["S001C001P001R001A001", "S001C001P002R001A002"]})
+    return DataConfig(format="pyskl", root=str(path), layout="coco17", channels="xys", train_split="xsub_train",
+                      test_split="xsub_val", num_frames=4)
+
+
+def test_pyskl_2d_keypoints_normalised_by_img_shape_with_score_channel(tmp_path):
+    cfg = pyskl_2d(tmp_path / "ntu60_2d.pkl")
+    ds = build_dataset(cfg, "train")
+    assert ds.labels.tolist() == [0, 1] and ds.channels == "xys"
+    x = ds[0][0].numpy()
+    assert x.shape == (3, 4, 17, 2)
+    np.testing.assert_allclose(x[:, 0, 0, 0], [0.25, -0.5, 0.8])
+    np.testing.assert_allclose(x[:, 3, 0, 1], [-0.5, 0.5, 0.6])
+    np.testing.assert_array_equal(x[:, 0, 3, 1], [0, 0, 0])  # undetected joint
+    assert ds[1][0].shape == (3, 4, 17, 2) and not ds[1][0][..., 1].any()  # one person, zero-padded to 2
+    xy = build_dataset(replace(cfg, channels="xy", max_persons=1), "train")[0][0].numpy()
+    assert xy.shape == (2, 4, 17, 1)
+    np.testing.assert_allclose(xy[:, 0, 0, 0], [0.25, -0.5])
+    # normalize: centre x, y on the nose (coco17 centre 0), no rotation, the score untouched
+    xn = build_dataset(replace(cfg, normalize=True), "train")[0][0].numpy()
+    np.testing.assert_allclose(xn[:, 0, 5, 0], [0.25, 0.0, 0.8], atol=1e-6)
+    np.testing.assert_allclose(xn[:, 0, 0, 0], [0.0, 0.0, 0.8], atol=1e-6)
+    with pytest.raises(CPMError, match=r"data.channels='xyz': .*ntu60_2d.pkl holds 2-D keypoints with scores"):
+        build_dataset(replace(cfg, channels="xyz"), "train")
+    with pytest.raises(CPMError, match=r"no split 'xsub_val' \(available: xsub_train\)"):
+        build_dataset(cfg, "test")
+
+
+def test_pyskl_2d_bad_input(tmp_path):
+    path = tmp_path / "p.pkl"
+    cfg = DataConfig(format="pyskl", root=str(path), layout="coco17", channels="xys", num_frames=4)
+    kp = np.ones((1, 4, 17, 2), np.float32)
+    pyskl_file(path, [ann("a", 0, kp)], {"train": ["a"]})
+    with pytest.raises(CPMError, match=r"annotation 0 \(a\): 2-D keypoints need 'keypoint_score' of shape "
+                                       r"\(1, 4, 17\)"):
+        build_dataset(cfg, "train")
+    pyskl_file(path, [ann("a", 0, kp) | {"keypoint_score": np.ones((1, 4, 17))}], {"train": ["a", "z"]})
+    with pytest.raises(CPMError, match=r"split 'train' lists 1 clip\(s\) without an annotation, e.g. 'z'"):
+        build_dataset(cfg, "train")
+    pyskl_file(path, [ann("a", 0, kp, total=9) | {"keypoint_score": np.ones((1, 4, 17))}], {"train": ["a"]})
+    with pytest.raises(CPMError, match=r"total_frames 9 is not in \[0, 4\]"):
+        build_dataset(cfg, "train")
+    three = ann("b", 0, np.ones((1, 4, 17, 3), np.float32))
+    pyskl_file(path, [ann("a", 0, kp) | {"keypoint_score": np.ones((1, 4, 17))}, three], {"train": ["a", "b"]})
+    with pytest.raises(CPMError, match="mixes 3-D"):
+        build_dataset(cfg, "train")
 
 
 def test_pyskl_bad_input(tmp_path):
@@ -272,6 +325,8 @@ def test_msr_bad_input(tmp_path):
         build_dataset(msr_cfg(tmp_path), "train")
     with pytest.raises(CPMError, match="msr_action3d has 20 joints; data.layout must be 'kinect_v1'"):
         build_dataset(DataConfig(format="msr_action3d", root=str(tmp_path)), "train")
+    with pytest.raises(CPMError, match="msr_action3d files hold MSR's own joint order, layout 'kinect_v1'"):
+        build_dataset(DataConfig(format="msr_action3d", root=str(tmp_path), layout="kinect_sdk"), "train")
     (tmp_path / "a01_s01_e01_skeleton3D.txt").write_text("0.1 0.2 0.3 1\n" * 19)
     with pytest.raises(CPMError, match=r"a01_s01_e01_skeleton3D.txt: 76 values, expected a multiple of 80"):
         build_dataset(msr_cfg(tmp_path), "train")

@@ -73,3 +73,11 @@ def test_bad_input():
         to_stream(np.zeros((3, 4, 25, 1), np.float32), "bone", CHAIN)
     with pytest.raises(CPMError, match=r"got shape \(3, 4\)"):
         to_stream(np.zeros((3, 4), np.float32), "motion", CHAIN)
+
+
+def test_bone_follows_the_tree_not_the_centre():
+    # chain 0 - 1 - 2 rooted at 0 ([child, parent] = [1, 0], [2, 1]) with centre 1: bones point to the parent,
+    # the root's bone is zero; the centre plays no part
+    lay = get_layout("custom", edges=[[1, 0], [2, 1]], num_joints=3, center=1)
+    x = np.array([[1.0, 4.0, 9.0], [0.0, 1.0, 3.0]]).reshape(2, 1, 3, 1)  # (C=2, T=1, V=3, M=1): 2-D data
+    np.testing.assert_array_equal(to_stream(x, "bone", lay).reshape(2, 3), [[0, 3, 5], [0, 1, 2]])

@@ -154,3 +154,26 @@ def test_device_dtype_and_reproducibility():
         xc = x.float().cuda()
         out = BatchAugment(ALL_ON, torch.Generator().manual_seed(0))(xc)
         assert out.device == xc.device and torch.all(out[..., 1] == 0)
+
+
+def test_2d_keypoints_take_the_xy_block_and_keep_the_score():
+    # (x, y, score) = (1, 2, 0.7): the (x, y) block of r maps the coordinates, the score passes through
+    x = np.array([1.0, 2.0, 0.7]).reshape(3, 1, 1, 1)
+    r = np.array([[1.0, 0.5, 0.1], [0.2, 1.0, 0.3], [0.4, 0.6, 1.0]])
+    np.testing.assert_allclose(apply_linear(x, r, coords=2).ravel(), [2.0, 2.2, 0.7])
+    np.testing.assert_allclose(apply_linear(x[:2], r, coords=2).ravel(), [2.0, 2.2])  # (x, y) only
+    # batched: shear + rotation + noise on coords only, the score channel untouched, same map as its block
+    cfg = AugmentConfig(shear=0.5, crop_pad_ratio=0, rotation=20.0, noise_std=0.0)
+    xb = torch.rand(4, 3, 6, 17, 2, dtype=torch.float64) + 0.1
+    out = BatchAugment(cfg, torch.Generator().manual_seed(1), coords=2)(xb)
+    torch.testing.assert_close(out[:, 2], xb[:, 2])
+    g = torch.Generator().manual_seed(1)
+    ref = BatchAugment(cfg, g, coords=2)
+    angles = (ref._rand(4, 3, like=xb) * 2 - 1) * np.deg2rad(20.0)
+    m = (ref.shear_matrices(4, xb) @ rotation_matrices(angles))[:, :2, :2].to(xb.dtype)
+    torch.testing.assert_close(out[:, :2], torch.einsum("nij,njtvm->nitvm", m, xb[:, :2]))
+    noisy = BatchAugment(AugmentConfig(shear=0.0, crop_pad_ratio=0, noise_std=0.1), coords=2)(xb)
+    torch.testing.assert_close(noisy[:, 2], xb[:, 2])
+    assert not torch.equal(noisy[:, :2], xb[:, :2])
+    n = NumpyAugment(AugmentConfig(shear=0.5, crop_pad_ratio=0, noise_std=0.1), np.random.default_rng(0), coords=2)
+    np.testing.assert_array_equal(n(xb[0].numpy())[2], xb[0, 2].numpy())

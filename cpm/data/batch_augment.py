@@ -30,14 +30,15 @@ def rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
 
 
 class BatchAugment:
-    """Callable on a torch batch (N, C=3, T, V, M); returns a new augmented batch on the same device and dtype.
+    """Callable on a torch batch (N, C, T, V, M); returns a new augmented batch on the same device and dtype.
 
     Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, joint mask,
-    noise (each off when its `AugmentConfig` field is 0).
+    noise (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps act on the
+    (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
     """
 
-    def __init__(self, cfg: AugmentConfig, generator: torch.Generator | None = None):
-        self.cfg = cfg
+    def __init__(self, cfg: AugmentConfig, generator: torch.Generator | None = None, coords: int = 3):
+        self.cfg, self.coords = cfg, coords
         self.generator = generator
 
     def _rand(self, *shape: int, like: torch.Tensor) -> torch.Tensor:
@@ -85,9 +86,10 @@ class BatchAugment:
         return _gather_time(x, start[:, None] + i0) * (1 - w) + _gather_time(x, start[:, None] + i1) * w
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 5 or x.shape[1] != 3:
-            raise ValueError(f"BatchAugment: expected a batch (N, 3, T, V, M), found shape {tuple(x.shape)}")
-        cfg, n = self.cfg, x.shape[0]
+        if x.dim() != 5 or not self.coords <= x.shape[1] <= 3:
+            c = "3" if self.coords == 3 else "2 or 3"
+            raise ValueError(f"BatchAugment: expected a batch (N, {c}, T, V, M), found shape {tuple(x.shape)}")
+        cfg, n, d = self.cfg, x.shape[0], self.coords
         if cfg.crop_resize_min > 0:
             x = self.crop_resize(x)
         if cfg.crop_pad_ratio > 0:
@@ -99,12 +101,14 @@ class BatchAugment:
         if cfg.shear > 0:
             sh = self.shear_matrices(n, x)
             linear = sh if linear is None else sh @ linear  # rotation first, then shear (as NumpyAugment)
-        if linear is not None:
-            x = torch.bmm(linear.to(x.dtype), x.reshape(n, 3, -1)).view_as(x)
+        if linear is not None:  # 2-D: the (x, y) block on the coordinates, a score channel unchanged
+            mapped = torch.bmm(linear[:, :d, :d].to(x.dtype), x[:, :d].reshape(n, d, -1)).view_as(x[:, :d])
+            x = mapped if d == x.shape[1] else torch.cat([mapped, x[:, d:]], dim=1)
         if cfg.joint_mask_prob > 0:
             keep = self._rand(n, 1, 1, x.shape[3], 1, like=x) >= cfg.joint_mask_prob
             x = x * keep.to(x.dtype)
         if cfg.noise_std > 0:
             present = (x.abs().sum(dim=(1, 3), keepdim=True) > 0).to(x.dtype)  # (N, 1, T, 1, M)
+            present = present * (torch.arange(x.shape[1], device=x.device) < d).to(x.dtype).view(1, -1, 1, 1, 1)
             x = x + self._randn(*x.shape, like=x).to(x.dtype) * cfg.noise_std * present
         return x

@@ -1,4 +1,7 @@
-"""`build_dataset(cfg, split)`: any supported format -> Dataset of (x (3, T, V, M) float32, label), joint stream."""
+"""`build_dataset(cfg, split)`: any supported format -> Dataset of (x (C, T, V, M) float32, label), joint stream.
+
+C follows `data.channels`: 3 for "xyz" (3-D joints) and "xys" (2-D x, y + keypoint score), 2 for "xy".
+"""
 from __future__ import annotations
 
 import copy
@@ -8,11 +11,19 @@ import torch
 from torch.utils.data import Dataset
 
 from cpm.data.normalize import align_shoulders, resize_frames
-from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d, read_pyskl
+from cpm.data.pyskl import read_pyskl
+from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d
 from cpm.errors import CPMError
 from cpm.graph import Layout, get_layout
 
 FORMATS = ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d")
+CHANNELS = ("xyz", "xys", "xy")  # data.channels: 3-D joints | 2-D keypoints + score | x, y only
+
+
+def coord_dims(channels: str) -> int:
+    """How many leading channels are spatial coordinates: 3 for "xyz", 2 for "xys" and "xy" (the score of
+    "xys" is no coordinate: centring, shear and rotation leave it alone)."""
+    return 3 if channels == "xyz" else 2
 
 
 def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
@@ -29,12 +40,17 @@ def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
     return resize_frames(x[:, valid[0]: valid[-1] + 1], num_frames).astype(np.float32)
 
 
-def normalize_view(x: np.ndarray, layout: Layout) -> np.ndarray:
+def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3) -> np.ndarray:
     """Centre every person on the layout's centre joint in every frame and rotate each frame about y so the
-    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero."""
+    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero.
+
+    With `coords` = 2 (2-D keypoints) only x and y are centred and nothing is rotated: a rotation about the
+    vertical axis needs depth, and an in-plane one would erase whether the person stands or lies.
+    """
     present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
-    x = (x - x[:, :, layout.center: layout.center + 1]) * present
-    if layout.shoulders is not None:
+    x = x.copy()
+    x[:coords] = (x[:coords] - x[:coords, :, layout.center: layout.center + 1]) * present
+    if layout.shoulders is not None and coords == 3:
         x = align_shoulders(x, *layout.shoulders)
     return x.astype(np.float32)
 
@@ -71,14 +87,17 @@ def fit_persons(x: np.ndarray, max_persons: int) -> np.ndarray:
 
 
 class SkeletonDataset(Dataset):
-    """Items (x: float32 tensor (3, num_frames, V, max_persons), label: int), not augmented.
+    """Items (x: float32 tensor (C, num_frames, V, max_persons), label: int), not augmented.
 
+    `channels` ("xyz" | "xys" | "xy") must match what the samples hold ("xy" keeps the first two of either);
     `transform` (optional) is a per-sample numpy callable applied before the conversion to a tensor.
     """
 
     def __init__(self, samples: Samples, layout: Layout, num_frames: int, max_persons: int,
-                 num_classes: int | None = None, transform=None, normalize: bool = False):
+                 num_classes: int | None = None, transform=None, normalize: bool = False, channels: str = "xyz"):
         self.samples, self.layout, self.transform, self.normalize = samples, layout, transform, normalize
+        check_channels(channels, samples)
+        self.channels = channels
         self.num_frames, self.max_persons = num_frames, max_persons
         self.labels = samples.labels
         self.names, self.num_skipped = samples.names, samples.num_skipped
@@ -102,12 +121,24 @@ class SkeletonDataset(Dataset):
         x = np.array(self.samples.data[index], dtype=np.float32)  # a private copy: transforms may work in place
         if self.samples.lazy and not np.isfinite(x).all():
             raise CPMError(f"{self.samples.source}: sample {index} has NaN/inf coordinates")
+        if self.channels == "xy":
+            x = x[:2]
         x = fit_persons(resize_valid_frames(x, self.num_frames), self.max_persons)
         if self.normalize:
-            x = normalize_view(x, self.layout)
+            x = normalize_view(x, self.layout, coord_dims(self.channels))
         if self.transform is not None:
             x = self.transform(x)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
+
+
+def check_channels(channels: str, samples: Samples) -> None:
+    """One-line error when `data.channels` asks for what the file does not hold."""
+    if channels not in CHANNELS:
+        raise CPMError(f"data.channels: expected one of {', '.join(CHANNELS)}, got '{channels}'")
+    if channels != "xy" and channels != samples.channels:
+        held = {"xyz": "3-D joints (x, y, z)", "xys": "2-D keypoints with scores (x, y, score)"}[samples.channels]
+        raise CPMError(f"data.channels='{channels}': {samples.source} holds {held}; set data.channels to "
+                       f"'{samples.channels}' or 'xy' (and model.in_channels to 3 or 2)")
 
 
 def layout_from_config(cfg) -> Layout:
@@ -142,13 +173,17 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
     elif cfg.format == "pyskl":
         samples = read_pyskl(cfg.root, name, v)
     else:
+        if cfg.layout not in ("kinect_v1", "custom") and v == 20:  # kinect_sdk: MSR's joint count, another order
+            raise CPMError(f"data.layout: msr_action3d files hold MSR's own joint order, layout 'kinect_v1'; "
+                           f"got '{cfg.layout}'")
         samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation)
     normalize = cfg.normalize is True or cfg.format == "msr_action3d" and cfg.normalize == "auto"
-    if cfg.normalize == "auto" and not normalize:
+    if cfg.normalize == "auto" and not normalize and cfg.channels == "xyz":
         ratio = uncentred_ratio(samples, layout)
         normalize = ratio > UNCENTRED_RATIO
         if normalize:  # camera coordinates: uncentred clips collapsed training on a real Kinect set (issue 16)
             print(f"note: {split} clips of {samples.source} are not centred (centre joint {ratio:.1f} body extents "
                   "from the origin): centring them at load (data.normalize=auto; false keeps them as they are)")
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
-                           num_classes=cfg.num_classes or None, transform=transform, normalize=normalize)
+                           num_classes=cfg.num_classes or None, transform=transform, normalize=normalize,
+                           channels=cfg.channels)

@@ -1,5 +1,7 @@
 """Readers for the skeleton formats of this field; each converts at the boundary to samples (C=3, T, V, M).
 
+(pyskl pickles, 3-D and 2-D, are read by cpm/data/pyskl.py.)
+
 A reader returns `Samples`: `data[i]` is one float array (3, T_i, V, M_i) at its stored length (the dataset
 resizes and pads it), plus int64 labels. Small formats are loaded and validated up front; the big st-gcn /
 CTR-GCN arrays stay on disk (see cpm/data/lazy.py) and are checked per sample as they are read.
@@ -28,6 +30,7 @@ class Samples:
     names: list | None = None  # sample names when the format stores them
     num_skipped: int = 0  # empty sequences (no body / all zeros) dropped at load
     lazy: bool = False  # NaN/inf not checked at load: the dataset checks each sample when it reads it
+    channels: str = "xyz"  # what the 3 channels hold: "xyz" (3-D joints) or "xys" (2-D x, y + keypoint score)
 
 
 def _as_labels(raw, where: str, n: int | None = None) -> np.ndarray:
@@ -156,46 +159,6 @@ def read_ctrgcn(path, split: str, num_joints: int, scan: bool = False) -> Sample
 def _ctrgcn_sample(row: np.ndarray, persons: int, joints: int) -> np.ndarray:
     """(T, M*V*3) with persons outermost, as CTR-GCN's feeder reshapes it -> (3, T, V, M)."""
     return row.reshape(row.shape[0], persons, joints, 3).transpose(3, 0, 2, 1)
-
-
-def read_pyskl(path, split: str, num_joints: int) -> Samples:
-    """pyskl pickle: {'split': {name: [frame_dir, ...]}, 'annotations': [{'frame_dir', 'label', 'keypoint'
-    (M, T, V, C), 'total_frames'}, ...]}; 2-D keypoints (C=2) take 'keypoint_score' as the third channel."""
-    path = Path(path)
-    if not path.is_file():
-        raise CPMError(f"pyskl annotation file not found: {path} (expected a .pkl with 'split' and 'annotations')")
-    try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as err:
-        raise CPMError(f"{path}: not a readable pickle ({err})") from None
-    if not isinstance(obj, dict) or "split" not in obj or "annotations" not in obj:
-        found = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-        raise CPMError(f"{path}: expected a dict with keys 'split' and 'annotations', found {found}")
-    if split not in obj["split"]:
-        raise CPMError(f"{path}: no split '{split}' (available: {', '.join(sorted(obj['split']))})")
-    wanted = set(obj["split"][split])
-    xs, ys, ns = [], [], []
-    for i, ann in enumerate(obj["annotations"]):
-        if ann.get("frame_dir") not in wanted:
-            continue
-        where = f"{path}: annotation {i} ({ann.get('frame_dir')})"
-        for k in ("label", "keypoint"):
-            if k not in ann:
-                raise CPMError(f"{where}: missing key '{k}' (expected frame_dir, label, keypoint, total_frames)")
-        kp = np.asarray(ann["keypoint"])
-        if kp.ndim != 4 or kp.shape[2] != num_joints or kp.shape[3] not in (2, 3):
-            raise CPMError(f"{where}: keypoint has shape {kp.shape}, expected (M, T, {num_joints}, 3)")
-        _check_float(kp, f"{where}: keypoint", f"(M, T, {num_joints}, 3)")
-        if kp.shape[3] == 2:
-            if "keypoint_score" not in ann or np.shape(ann["keypoint_score"]) != kp.shape[:3]:
-                raise CPMError(f"{where}: 2-D keypoints need 'keypoint_score' of shape {kp.shape[:3]}")
-            kp = np.concatenate([kp, np.asarray(ann["keypoint_score"], kp.dtype)[..., None]], axis=-1)
-        kp = kp[:, : int(ann.get("total_frames", kp.shape[1]))]
-        xs.append(np.ascontiguousarray(kp.transpose(3, 1, 2, 0), dtype=np.float32))
-        ys.append(ann["label"]), ns.append(ann["frame_dir"])
-    xs, ys, ns, skipped = _in_memory_checks(xs, ys, ns, str(path))
-    return Samples(xs, _as_labels(np.asarray(ys, dtype=np.int64), str(path)), str(path), names=ns, num_skipped=skipped)
 
 
 MSR_PATTERN = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_skeleton3D\.txt")

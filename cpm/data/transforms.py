@@ -4,6 +4,10 @@ Shear and temporal crop follow CrosSCLR/AimCLR `feeder/tools.py` (`shear`, `temp
 joint masking and crop-resize are the lineage's optional extras, off by default (`AugmentConfig`). The two
 implementations draw from the same distributions (tests compare their statistics); all of them keep absent
 (all-zero) persons and padded frames at zero.
+
+2-D keypoints (`coords=2`, data.channels xys or xy) are treated as a skeleton lying in the z = 0 plane: the
+3x3 shear/rotation acts on (x, y, 0) and is read back in x and y, i.e. its top-left 2x2 block; a score channel
+is neither mapped nor noised. The random draws are the same as for 3-D data.
 """
 from __future__ import annotations
 
@@ -34,18 +38,23 @@ def rotation_matrix(angles: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def apply_linear(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """out[c] = sum_d r[c, d] x[d]: the lineage's `x.transpose(1, 2, 3, 0) @ R.T` (zeros stay zero)."""
-    return (x.transpose(1, 2, 3, 0) @ r.T).transpose(3, 0, 1, 2)
+def apply_linear(x: np.ndarray, r: np.ndarray, coords: int = 3) -> np.ndarray:
+    """out[c] = sum_d r[c, d] x[d] over the first `coords` channels: the lineage's `x.transpose(1, 2, 3, 0) @ R.T`
+    (zeros stay zero); with coords=2 the (x, y) block of r, further channels (a score) unchanged."""
+    if coords == x.shape[0] == r.shape[0]:
+        return (x.transpose(1, 2, 3, 0) @ r.T).transpose(3, 0, 1, 2)
+    out = x.copy()
+    out[:coords] = (x[:coords].transpose(1, 2, 3, 0) @ r[:coords, :coords].T).transpose(3, 0, 1, 2)
+    return out
 
 
-def shear(x: np.ndarray, rng: np.random.Generator, s: float = 0.5) -> np.ndarray:
-    return apply_linear(x, shear_matrix(rng, s))
+def shear(x: np.ndarray, rng: np.random.Generator, s: float = 0.5, coords: int = 3) -> np.ndarray:
+    return apply_linear(x, shear_matrix(rng, s), coords)
 
 
-def rotate(x: np.ndarray, rng: np.random.Generator, max_degrees: float) -> np.ndarray:
+def rotate(x: np.ndarray, rng: np.random.Generator, max_degrees: float, coords: int = 3) -> np.ndarray:
     """Rotation about x, y and z by angles ~ U(-max, max) degrees each."""
-    return apply_linear(x, rotation_matrix(np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=3))))
+    return apply_linear(x, rotation_matrix(np.deg2rad(rng.uniform(-max_degrees, max_degrees, size=3))), coords)
 
 
 def mirror_crop_indices(t: int, pad: int, start: int | np.ndarray) -> np.ndarray:
@@ -76,9 +85,12 @@ def present_mask(x: np.ndarray) -> np.ndarray:
     return (np.abs(x).sum(axis=(0, 2), keepdims=True) > 0).astype(x.dtype)
 
 
-def gaussian_noise(x: np.ndarray, rng: np.random.Generator, std: float) -> np.ndarray:
-    """Add N(0, std^2) to the joints of present persons only (absent persons / padded frames stay zero)."""
-    return x + rng.normal(0.0, std, size=x.shape).astype(x.dtype) * present_mask(x)
+def gaussian_noise(x: np.ndarray, rng: np.random.Generator, std: float, coords: int = 3) -> np.ndarray:
+    """Add N(0, std^2) to the first `coords` channels of present persons only (absent persons / padded frames
+    and a score channel stay as they are)."""
+    noise = rng.normal(0.0, std, size=x.shape).astype(x.dtype) * present_mask(x)
+    noise[coords:] = 0
+    return x + noise
 
 
 def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
@@ -96,8 +108,8 @@ class NumpyAugment:
     forked workers never repeat each other's draws.
     """
 
-    def __init__(self, cfg: AugmentConfig, rng: np.random.Generator | None = None):
-        self.cfg = cfg
+    def __init__(self, cfg: AugmentConfig, rng: np.random.Generator | None = None, coords: int = 3):
+        self.cfg, self.coords = cfg, coords  # coords: 3 for 3-D joints, 2 for 2-D keypoints (module docstring)
         self._rng, self._pid = rng, os.getpid() if rng is not None else None
 
     @property
@@ -113,11 +125,11 @@ class NumpyAugment:
         if cfg.crop_pad_ratio > 0:
             x = temporal_crop(x, rng, cfg.crop_pad_ratio)
         if cfg.rotation > 0:
-            x = rotate(x, rng, cfg.rotation)
+            x = rotate(x, rng, cfg.rotation, self.coords)
         if cfg.shear > 0:
-            x = shear(x, rng, cfg.shear)
+            x = shear(x, rng, cfg.shear, self.coords)
         if cfg.joint_mask_prob > 0:
             x = joint_mask(x, rng, cfg.joint_mask_prob)
         if cfg.noise_std > 0:
-            x = gaussian_noise(x, rng, cfg.noise_std)
+            x = gaussian_noise(x, rng, cfg.noise_std, self.coords)
         return np.ascontiguousarray(x, dtype=dtype)

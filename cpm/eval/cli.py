@@ -107,14 +107,20 @@ def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_tes
 
 
 def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **extra) -> Path:
-    """Write scores.npy/labels.npy, confusion.png and results.json (with the config that built the encoder,
-    `pretrain_config`, for hyper-parameter sweeps); print the one-line summary."""
+    """Write scores.npy/labels.npy, confusion.png, per_class.md and results.json (with the config that built the
+    encoder, `pretrain_config`, for hyper-parameter sweeps); print the one-line summary. Classes are named
+    by `data.class_names` / `data.class_names_file` of the evaluation config when it gives them."""
+    from cpm.data.classes import class_names_of
+    from cpm.eval.metrics import per_class_table
     from cpm.eval.plots import plot_confusion
     from cpm.eval.results import make_record, save_scores, write_results
 
+    names = class_names_of(run.cfg.data, res["num_classes"])
     save_scores(run.out, res["scores"], res["labels"])
-    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%")
-    record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra,
+    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%",
+                   class_names=names)
+    (run.out / "per_class.md").write_text(per_class_table(res["per_class"], res["confusion"], names))
+    record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra, class_names=names,
                          pretrain_config=ev.model_cfg.to_dict())
     path = write_results(run.out, record)
     z = f" (standardised probe {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
@@ -192,7 +198,9 @@ def knn_main(argv=None) -> None:
 
 def _finetune_run(args, fraction: float | None) -> None:
     from cpm.eval.features import load_eval_encoder
-    from cpm.eval.finetune import check_fraction, finetune, labelled_subset, load_augment
+    from cpm.data.classes import class_names_of
+    from cpm.eval.finetune import (CLASSIFIER_FILE, check_fraction, finetune, labelled_subset, load_augment,
+                                   save_classifier)
     from cpm.eval.results import variant_of
 
     if fraction is not None:
@@ -205,16 +213,20 @@ def _finetune_run(args, fraction: float | None) -> None:
     if fraction is not None:
         indices = labelled_subset(train_set.labels, fraction, run.cfg.eval.label_seed, run.out, args.subset)
         print(f"labelled subset: {len(indices)} of {len(train_set)} training clips ({100 * fraction:g}%)")
-    augment = load_augment(run.cfg.eval.finetune_augment, run.cfg.data.augment)
+    from cpm.data.dataset import coord_dims
+
+    augment = load_augment(run.cfg.eval.finetune_augment, run.cfg.data.augment, coord_dims(run.cfg.data.channels))
     t0 = time.perf_counter()
     res = finetune(ev.encoder, train_set, test_set, ev.stream, run.cfg.eval, run.device, indices=indices,
                    augment=augment, seed=run.seed, amp=run.cfg.train.amp, num_workers=run.cfg.data.num_workers,
                    progress=run.progress)
+    kept = save_classifier(res["model"], run.out / CLASSIFIER_FILE, ev.model_cfg,
+                           class_names_of(run.cfg.data, res["num_classes"]))
     protocol = "semi" if fraction is not None else "finetune"
     title = f"{protocol} {'from scratch' if args.from_scratch else f'({ev.source})'}"
     extra = {"fraction": fraction} if fraction is not None else {}
     finish(run, protocol, res, ev, args.checkpoint, title, stream=ev.stream,
-           variant=variant_of(ev.model_cfg, from_scratch=args.from_scratch), **extra,
+           variant=variant_of(ev.model_cfg, from_scratch=args.from_scratch), **extra, classifier=str(kept),
            seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
 
 

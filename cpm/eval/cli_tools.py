@@ -26,7 +26,7 @@ def _agree(values: list) -> str:
 @guarded
 def ensemble_main(argv=None) -> None:
     """3-stream ensemble (Table 1 '3S'): sum of the softmax test scores of joint, bone and motion runs."""
-    from cpm.eval.metrics import classification_report
+    from cpm.eval.metrics import classification_report, per_class_table
     from cpm.eval.plots import plot_confusion
     from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
 
@@ -42,13 +42,17 @@ def ensemble_main(argv=None) -> None:
     report = classification_report(total, labels)
     out = Path(args.out)
     save_scores(out, total, labels)
-    plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%")
+    names = next((rec["class_names"] for rec in recs if rec.get("class_names")), None)  # as the members named them
+    plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%",
+                   class_names=names)
+    (out / "per_class.md").write_text(per_class_table(report["per_class"], report["confusion"], names))
     members = [{"run": str(run), "stream": rec.get("stream"), "top1": rec.get("metrics", {}).get("top1"),
                 "checkpoint": rec.get("checkpoint")} for run, *_, rec in loaded]
     record = make_record("ensemble", report, None, None, benchmark=_agree([r.get("benchmark") for r in recs]),
                          name=_agree([r.get("name") for r in recs]), stream=stream,
                          variant=_agree([r.get("variant") for r in recs]),
-                         member_protocol=_agree([r.get("protocol") for r in recs]), members=members)
+                         member_protocol=_agree([r.get("protocol") for r in recs]), members=members,
+                         class_names=names)
     path = write_results(out, record)
     each = ", ".join(f"{m['stream'] or m['run']} {m['top1']:.2f}%" for m in members if m["top1"] is not None)
     print(f"ensemble {stream}: top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
@@ -62,6 +66,7 @@ def tsne_main(argv=None) -> None:
     from torch.utils.data import Subset
 
     from cpm.data import build_dataset
+    from cpm.data.classes import class_names_of
     from cpm.eval.features import extract_features, load_eval_encoder
     from cpm.eval.plots import pick_classes, plot_tsne, sample_indices, tsne_2d
     from cpm.eval.results import make_record, variant_of, write_results
@@ -101,7 +106,7 @@ def tsne_main(argv=None) -> None:
         panels.append((title if sil is None else f"{title} (silhouette {sil:.3f})", tsne_2d(feats, run.seed,
                                                                                         args.perplexity), labels))
         metrics[title] = {"checkpoint": str(ckpt), "variant": variant, "silhouette_cosine": sil}
-    png = plot_tsne(panels, run.out / "tsne.png")
+    png = plot_tsne(panels, run.out / "tsne.png", class_names=class_names_of(run.cfg.data, test_set.num_classes))
     write_results(run.out, make_record("tsne", {"panels": metrics, "classes": classes.tolist(),
                                                 "num_points": int(len(idx))}, run.cfg, ckpts[0]))
     print(f"t-SNE of {len(idx)} test clips of {len(classes)} classes -> {png}")

@@ -76,6 +76,10 @@ def check_compatible(model_cfg: Config, cfg: Config, source) -> None:
     if v_model != v_data:
         raise CPMError(f"{source}: the encoder was built for {v_model} joints (data.layout='{model_cfg.data.layout}') "
                        f"but the evaluation data has {v_data} (data.layout='{cfg.data.layout}')")
+    if model_cfg.model.in_channels != len(cfg.data.channels):
+        raise CPMError(f"{source}: the encoder takes {model_cfg.model.in_channels} channels per joint "
+                       f"(data.channels='{model_cfg.data.channels}') but the evaluation data has "
+                       f"data.channels='{cfg.data.channels}'")
     if model_cfg.model.data_bn == "mvc" and model_cfg.data.max_persons != cfg.data.max_persons:
         raise CPMError(f"{source}: the encoder expects data.max_persons={model_cfg.data.max_persons} "
                        f"(model.data_bn='mvc'), the evaluation config has {cfg.data.max_persons}")

@@ -4,7 +4,8 @@ A linear classifier is appended to the encoder and both are trained with labels 
 from `cfg.eval.finetune_*`): on a class-balanced fraction of the training labels (semi-supervised, the
 chosen indices saved next to the run), or on all of them. `from_scratch` trains the same network from a
 random init, the supervised ST-GCN baseline row. Training augmentation (`cfg.data.augment` through
-`cpm.data.transforms.BatchAugment`, on the device) is optional: `cfg.eval.finetune_augment`.
+`cpm.data.transforms.BatchAugment`, on the device) is optional: `cfg.eval.finetune_augment`. The trained
+network is kept (`save_classifier`: atomic, `torch.load(weights_only=True)`-readable; `cpm.load_classifier`).
 """
 from __future__ import annotations
 
@@ -25,18 +26,38 @@ from cpm.eval.metrics import classification_report
 from cpm.train.steps import autocast, choose_precision
 
 SUBSET_FILE = "label_subset.json"
+CLASSIFIER_FILE = "classifier.pt"  # the fine-tuned network, written next to results.json
 
 
 class Classifier(nn.Module):
-    """Encoder followed by a linear layer: (N, C, T, V, M) -> logits (N, num_classes)."""
+    """Encoder followed by a linear layer: (N, C, T, V, M) -> logits (N, num_classes), in the input `stream`
+    it was trained on (`class_scores` turns joint clips into that stream first)."""
 
-    def __init__(self, encoder: nn.Module, num_classes: int, seed: int = 0):
+    def __init__(self, encoder: nn.Module, num_classes: int, seed: int = 0, stream: str = "joint"):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.stream, self.num_classes = encoder, stream, num_classes
         self.fc = new_classifier(encoder.hidden_dim, num_classes, seed)
+        self.class_names: list | None = None  # set by cpm.load_classifier when the run named its classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.encoder(x))
+
+
+def class_scores(model: Classifier, x: torch.Tensor, layout) -> torch.Tensor:
+    """Softmax scores (B, num_classes) float32 of a batch of joint clips already on the model's device."""
+    return F.softmax(model(to_stream(x, model.stream, layout)).float(), dim=1)
+
+
+def save_classifier(model: Classifier, path, model_cfg, class_names=None) -> Path:
+    """Write the fine-tuned network atomically as plain data: weights, the config that builds its encoder,
+    its class count, input stream and class names (readable with `torch.load(weights_only=True)`)."""
+    import cpm
+    from cpm.train.checkpoint import save_checkpoint, unwrap
+
+    state = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
+    return save_checkpoint({"model": state, "config": model_cfg.to_dict(), "num_classes": int(model.num_classes),
+                            "stream": model.stream, "class_names": list(class_names or []),
+                            "kind": "classifier", "version": cpm.__version__}, path)
 
 
 def check_fraction(fraction: float) -> float:
@@ -58,8 +79,8 @@ def labelled_subset(labels, fraction: float, seed: int, out_dir=None, subset_fil
     return indices
 
 
-def load_augment(enabled: bool, aug_cfg):
-    """`BatchAugment(aug_cfg)` when fine-tuning with augmentation, else None."""
+def load_augment(enabled: bool, aug_cfg, coords: int = 3):
+    """`BatchAugment(aug_cfg)` when fine-tuning with augmentation (`coords` = 2 for 2-D keypoints), else None."""
     if not enabled:
         return None
     try:
@@ -67,13 +88,13 @@ def load_augment(enabled: bool, aug_cfg):
     except ImportError as err:
         raise CPMError(f"eval.finetune_augment=true needs cpm.data.transforms.BatchAugment ({err}); "
                        f"set eval.finetune_augment=false") from None
-    return BatchAugment(aug_cfg)
+    return BatchAugment(aug_cfg, coords=coords)
 
 
 @torch.no_grad()
-def predict_scores(model: nn.Module, dataset, stream: str, device: torch.device, batch_size: int = 256,
+def predict_scores(model: Classifier, dataset, device: torch.device, batch_size: int = 256,
                    num_workers: int = 0, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax scores (N, C) and labels (N,) on the CPU, model in eval mode (mode restored)."""
+    """Softmax scores (N, C) and labels (N,) of a dataset on the CPU, model in eval mode (mode restored)."""
     was_training = model.training
     model.eval()
     layout = dataset_layout(dataset)
@@ -81,8 +102,7 @@ def predict_scores(model: nn.Module, dataset, stream: str, device: torch.device,
     try:
         for x, y in tqdm(make_loader(dataset, batch_size, num_workers, device), desc="test", leave=False,
                          disable=not progress, dynamic_ncols=True):
-            x = to_stream(x.to(device, non_blocking=True), stream, layout)
-            scores.append(F.softmax(model(x).float(), dim=1).cpu())
+            scores.append(class_scores(model, x.to(device, non_blocking=True), layout).cpu())
             labels.append(torch.as_tensor(y, dtype=torch.int64))
     finally:
         model.train(was_training)
@@ -104,7 +124,7 @@ def finetune(encoder: nn.Module, train_set, test_set, stream: str, ecfg, device:
         raise CPMError(f"fine-tuning needs at least 2 labelled training samples (BatchNorm), got {n}")
     num_classes = num_classes_of(train_set, test_set)
     layout = dataset_layout(train_set)
-    model = Classifier(encoder, num_classes, seed).to(device)
+    model = Classifier(encoder, num_classes, seed, stream).to(device)
     for p in model.parameters():
         p.requires_grad_(True)
     opt = torch.optim.SGD(model.parameters(), lr=ecfg.finetune_lr, momentum=ecfg.finetune_momentum,
@@ -119,7 +139,7 @@ def finetune(encoder: nn.Module, train_set, test_set, stream: str, ecfg, device:
         torch.manual_seed(seed)
         history = _train(model, labelled, layout, stream, ecfg, opt, sched, scaler, precision, gen, augment,
                          device, num_workers, progress)
-    scores, labels = predict_scores(model, test_set, stream, device, ecfg.batch_size, num_workers, progress)
+    scores, labels = predict_scores(model, test_set, device, ecfg.batch_size, num_workers, progress)
     return {**classification_report(scores, labels), "scores": scores, "labels": labels, "history": history,
             "num_classes": num_classes, "num_train": n, "model": model}
 

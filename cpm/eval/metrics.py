@@ -53,3 +53,19 @@ def classification_report(scores, labels) -> dict:
     cm = confusion_matrix(scores.argmax(dim=1), labels, scores.shape[1])
     return {"top1": topk_accuracy(scores, labels, 1), "top5": topk_accuracy(scores, labels, 5),
             "per_class": per_class_accuracy(cm), "confusion": cm.tolist(), "num_test": int(labels.numel())}
+
+
+def per_class_table(per_class: list, confusion, class_names: list | None = None) -> str:
+    """Markdown table: label, name (when known), test clips, top-1 % and the most frequent wrong prediction."""
+    cm = np.asarray(confusion)
+    names = class_names if class_names is not None else [None] * len(per_class)
+    head = "| label | class | test clips | top-1 % | most confused with |\n|---:|---|---:|---:|---|\n"
+    rows = []
+    for c, acc in enumerate(per_class):
+        wrong = cm[c].copy()
+        wrong[c] = 0
+        other = int(wrong.argmax()) if wrong.any() else None
+        confused = "" if other is None else f"{names[other] or other} ({int(wrong[other])})"
+        rows.append(f"| {c} | {names[c] or ''} | {int(cm[c].sum())} | {'-' if acc is None else f'{acc:.1f}'} "
+                    f"| {confused} |")
+    return head + "\n".join(rows) + "\n"

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from cpm.data import build_dataset
+from cpm.data.dataset import coord_dims
 from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
@@ -92,9 +93,9 @@ class Run:
             raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is not divisible by the "
                            f"{info.world_size} torchrun processes")
         self.per_rank = tc.batch_size // info.world_size
-        aug = cfg.data.augment
+        aug, coords = cfg.data.augment, coord_dims(cfg.data.channels)  # 2-D keypoints: maps act on (x, y)
         self.train_set = build_dataset(cfg.data, "train", transform=None if aug.on_device else
-                                       TwoViews(NumpyAugment(aug)))
+                                       TwoViews(NumpyAugment(aug, coords=coords)))
         if len(self.train_set) < tc.batch_size:
             raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is larger than the training set "
                            f"({len(self.train_set)} samples)")
@@ -103,7 +104,7 @@ class Run:
         model = build_model(cfg).to(self.device)  # same seed on every rank -> same init (DDP broadcasts it too)
         self.optimizer = build_optimizer(model, cfg.optim)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.scaled)
-        self.augment = BatchAugment(aug)
+        self.augment = BatchAugment(aug, coords=coords)
         self.progress = runstate.Progress()
         if self.resume_path is not None:
             self.progress = runstate.restore(self.resume_path, model, self.optimizer, self.scaler, self.device, cfg)
