@@ -117,7 +117,7 @@ def _run_label(run_dir: Path) -> tuple[str, int | None]:
         return run_dir.name, None
     cfg = config_from_dict(yaml.safe_load(path.read_text()) or {})
     label = {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant_of(cfg)]
-    return f"{label} [{run_dir.name}]", cfg.loss.topk or None
+    return f"{label} [{run_dir.name}]", cfg.eval.mining_k or cfg.loss.topk or None
 
 
 @guarded
