@@ -1,4 +1,5 @@
 """Linear probe: best and last tested epoch, labelled (issue 13); ensemble fusion of softmax scores or logits."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -103,7 +104,6 @@ def test_linear_cli_labels_epochs_and_ensemble_fuses_logits(tmp_path, capsys):
                           "--weights", "0.6", "0.4"]) == 0
     fused = 0.6 * np.load(outs[0] / "logits.npy").astype(np.float64) + 0.4 * np.load(outs[1] / "logits.npy")
     assert np.allclose(np.load(tmp_path / "e" / "scores.npy"), fused, atol=1e-5)
-    import json
     rec = json.loads((tmp_path / "e" / "results.json").read_text())
     assert (rec["fusion"], rec["weights"], rec["member_reported"]) == ("logits", [0.6, 0.4], "best")
     lin = json.loads((outs[0] / "results.json").read_text())["metrics"]
