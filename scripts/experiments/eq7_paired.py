@@ -29,10 +29,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpm.config import load_config  # noqa: E402
+from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
 from cpm.eval.plots import mining_curve  # noqa: E402
 from msr_action3d import DEFAULT_DATA, Runner  # noqa: E402
-from msr_data import prepare_msr  # noqa: E402
 
 READINGS = ("written", "renormalized")
 METRICS = (("linear", "Linear top-1 (%)"), ("knn", "kNN top-1 (%)"), ("mining", "Mining precision, last epoch (%)"))
@@ -111,17 +111,18 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     out = Path(args.out) if Path(args.out).is_absolute() else REPO / args.out
     try:
-        counts = prepare_msr(args.data, out / "data", protocols=("xsub",))
-        sets = [f"data.root={out / 'data' / 'xsub'}", "logging.progress=false", "logging.tensorboard=false",
+        sets = [f"data.root={Path(args.data).resolve()}", "logging.progress=false", "logging.tensorboard=false",
                 *args.overrides]
         cfg = load_config(REPO / args.config, sets)
+        counts = {split: len(build_dataset(cfg.data, split)) for split in ("train", "test")}  # fails early on bad data
         pe, epochs, every = cfg.loss.pe_start_epoch, cfg.train.epochs, cfg.train.save_every
         if not 0 < pe < epochs or pe % every:
             raise CPMError(f"loss.pe_start_epoch={pe}: needs 0 < pe_start_epoch < train.epochs={epochs} and a "
                            f"checkpoint kept there (train.save_every={every} must divide it)")
         jobs = max(1, args.jobs)
         run = Runner(max(1, args.threads // jobs))
-        print(f"prepared {counts}; {len(args.seeds)} seeds x 2 readings of Eq. 7 -> {out}", flush=True)
+        print(f"{counts['train']} training / {counts['test']} evaluation clips; {len(args.seeds)} seeds x 2 readings "
+              f"of Eq. 7 -> {out}", flush=True)
         with ThreadPoolExecutor(jobs) as pool:
             for f in [pool.submit(pair, run, args.config, sets, out / f"seed{s}", s, pe) for s in args.seeds]:
                 f.result()
