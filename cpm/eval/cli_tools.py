@@ -27,9 +27,9 @@ def _agree(values: list) -> str:
 def ensemble_main(argv=None) -> None:
     """3-stream ensemble (Table 1 '3S'): weighted sum of the test scores of joint, bone and motion runs.
 
-    --fusion softmax (default): sum of softmax scores. --fusion logits: sum of classifier outputs, as CrosSCLR
-    (net/crossclr_3views.py, equal weights) and AimCLR (ensemble_ntu_cs.py, --weights 0.6 0.6 0.4 for joint,
-    bone, motion) do; the paper does not say which it used.
+    --fusion softmax (default): sum of softmax scores. --fusion logits: sum of classifier outputs, as AimCLR
+    (ensemble_ntu_cs.py, --weights 0.6 0.6 0.4 for joint, bone, motion) and, with equal weights, CrosSCLR
+    (net/crossclr_3views.py averages the streams' logits) do; the paper does not say which it used.
     """
     from cpm.eval.metrics import classification_report
     from cpm.eval.plots import plot_confusion
