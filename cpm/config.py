@@ -82,7 +82,9 @@ class ModelConfig:
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
     center: bool = False  # subtract the batch mean from z and z' in training (Sec. 3.1 "mean-centered"); False = as-is
-    sync_bn: bool = False  # SyncBatchNorm under torchrun
+    sync_bn: bool = True  # >1 CUDA process under torchrun: one BN over the global batch (lineage: 1 GPU); false = off
+    init: str = "pytorch"  # pytorch (layer defaults) | lineage: conv/linear N(0, .02), BN weight N(1, .02), biases 0
+    # (the weights_init of ST-GCN/CrosSCLR/AimCLR processor/pretrain.py)
 
 
 @dataclass
@@ -134,7 +136,10 @@ class EvalConfig:
     linear_weight_decay: float = 0.0  # linear probe weight decay (AimCLR: 0)
     linear_milestones: list = field(default_factory=lambda: [80])  # epochs where lr is divided by 10
     linear_standardize: bool = True  # also probe z-scored features (train-split mean/std, MAE) and report both
-    batch_size: int = 256  # evaluation batch size
+    batch_size: int = 256  # evaluation batch size (linear probe, fine-tuning, features); CrosSCLR/AimCLR: 128
+    linear_test_every: int = 5  # linear probe: test top-1 every N epochs and at the last (lineage eval_interval: 5)
+    report: str = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored
+    mining_k: int = 0  # K of the mining precision logged in pretraining (Fig. 3: top-100 everywhere); 0 = loss.topk
     finetune_epochs: int = 100  # semi-supervised / full fine-tuning epochs
     finetune_lr: float = 0.1  # fine-tuning SGD learning rate (AimCLR semi-supervised: 0.1)
     finetune_weight_decay: float = 1e-4  # fine-tuning weight decay

@@ -147,6 +147,7 @@ def validate(cfg) -> None:
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")
+    _check(m.init in ("pytorch", "lineage"), "model.init", f"expected pytorch|lineage, got '{m.init}'")
     _check(m.graph_strategy in ("uniform", "distance", "spatial"), "model.graph_strategy",
            f"expected uniform|distance|spatial, got '{m.graph_strategy}'")
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
@@ -165,5 +166,10 @@ def validate(cfg) -> None:
     _check(t.batch_size >= 2, "train.batch_size", f"must be >= 2 (BatchNorm), got {t.batch_size}")
     _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
     _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
+    e = cfg.eval
+    _check(e.report in ("last", "best"), "eval.report", f"expected last|best, got '{e.report}'")
+    _check(e.linear_test_every >= 1, "eval.linear_test_every", f"must be >= 1, got {e.linear_test_every}")
+    _check(0 <= e.mining_k <= lo.queue_size, "eval.mining_k",
+           f"must be in [0, loss.queue_size={lo.queue_size}], got {e.mining_k}")
     if d.layout == "custom":
         get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)

@@ -55,14 +55,22 @@ def test_motion_energy_and_body_selection(tmp_path):
     raw = read_skeleton(write_skeleton(tmp_path / "S001C001P001R001A050.skeleton", frames))
     assert raw.body_ids == ("1", "2", "3") and raw.bodies_per_frame.tolist() == [2, 0, 3, 2, 1]
     np.testing.assert_allclose(motion_energy(raw), [0.0, 75 * 0.25, 75 * 4.0])
-    data = select_bodies(raw)  # keeps bodies 3 (slot 0) and 2 (slot 1); frames without them are dropped
+    data = select_bodies(raw, rule="energy")  # keeps bodies 3 (slot 0) and 2 (slot 1); frames without them dropped
     assert data.shape == (3, 3, 25, 2)
     np.testing.assert_array_equal(data[0, :, 0, 0], [0.0, 0.0, 4.0])
     np.testing.assert_array_equal(data[0, :, 0, 1], [0.0, 1.0, 0.0])
+    # lineage: the first two bodies listed in each frame, every frame kept (the third body of frame 2 is lost)
+    assert raw.listed.tolist() == [[0, 1, -1], [-1, -1, -1], [0, 1, 2], [0, 2, -1], [0, -1, -1]]
+    data = select_bodies(raw)
+    assert data.shape == (3, 5, 25, 2)
+    np.testing.assert_array_equal(data[0, :, 0, 0], [1.0, 0.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(data[0, :, 0, 1], [0.0, 0.0, 1.0, 4.0, 0.0])
     empty = read_skeleton(write_skeleton(tmp_path / "S001C001P001R001A002.skeleton", [[], [], []]))
-    assert empty.num_frames == 3 and select_bodies(empty) is None
+    assert empty.num_frames == 3 and select_bodies(empty) is None and select_bodies(empty, rule="energy") is None
     zeros = read_skeleton(write_skeleton(tmp_path / "S001C001P001R001A003.skeleton", [[("7", base)]] * 2))
-    assert select_bodies(zeros) is None
+    assert select_bodies(zeros) is None and select_bodies(zeros, rule="energy") is None
+    with pytest.raises(CPMError, match="--bodies 'first'"):
+        select_bodies(raw, rule="first")
 
 
 def _lines(rng, frames=3):
@@ -192,7 +200,7 @@ def test_prepare_ntu_end_to_end(tmp_path, capsys):
     t = ref.shape[1]
     np.testing.assert_array_equal(data[1, :, :t], ref)
     assert np.all(data[1, :, t:] == 0) and np.all(ref[..., 1].any(axis=(0, 2)))
-    np.testing.assert_allclose(pos[1], normalize_sequence(ref, 16), atol=1e-6)
+    np.testing.assert_allclose(pos[1], normalize_sequence(ref, 16, rotation="clip"), atol=1e-6)
     report = prepare_ntu(raw, tmp_path / "out2", "xsub", frames=16, workers=2, progress=False)
     np.testing.assert_array_equal(np.load(tmp_path / "out2" / "train_data.npy"), data)
     assert len(report.skipped_listed) == 1 and sum(len(r.errors) for r in report.splits) == 2
@@ -230,3 +238,74 @@ def test_longer_than_max_frames_is_resampled(tmp_path):
     assert (report.written, report.resized, report.empty) == (1, 1, ["b"])
     np.testing.assert_allclose(np.load(tmp_path / "train_data.npy")[0], resize_frames(a, 50), atol=1e-6)
     assert pickle.load(open(tmp_path / "train_label.pkl", "rb")) == (["a"], [3])
+
+
+def _read_xyz_reference(path, max_body=2):
+    """The lineage's body rule written out plainly (st-gcn tools/utils/ntu_read_skeleton.py `read_xyz`): slot m of
+    frame n = the m-th body listed in frame n; every frame kept."""
+    lines = iter(open(path, encoding="latin-1").read().split())
+    frames = int(next(lines))
+    data = np.zeros((3, frames, 25, max_body))
+    for n in range(frames):
+        for m in range(int(next(lines))):
+            [next(lines) for _ in range(10)]  # body info
+            for j in range(int(next(lines))):
+                fields = [float(next(lines)) for _ in range(12)]
+                if m < max_body:
+                    data[:, n, j, m] = fields[:3]
+    return data
+
+
+def test_lineage_bodies_match_the_official_parsers_on_genuine_files(shared_data):
+    root = shared_data / "ntu_rgbd_skeleton_raw"
+    for name in REAL:
+        raw = read_skeleton(root / f"{name}.skeleton")
+        lineage = select_bodies(raw, rule="lineage")
+        np.testing.assert_array_equal(lineage, _read_xyz_reference(root / f"{name}.skeleton").astype(np.float32))
+        # these six files have no extra or missing bodies (SOURCE.md): both rules agree on them
+        np.testing.assert_array_equal(select_bodies(raw, rule="energy"), lineage)
+    dump = np.load(root / "txt2npy" / "S001C001P001R001A001.skeleton.npy", allow_pickle=True).item()
+    lineage = select_bodies(read_skeleton(root / "S001C001P001R001A001.skeleton"))
+    np.testing.assert_allclose(lineage[..., 0].transpose(1, 2, 0), dump["skel_body0"], rtol=0, atol=3e-7)  # float32
+    assert np.all(lineage[..., 1] == 0) and "skel_body1" not in dump
+
+
+def test_clip_rotation_is_the_lineage_and_frame_rotation_differs_where_the_sign_flips(shared_data):
+    root = shared_data / "ntu_rgbd_skeleton_raw"
+    diff = {}
+    for name in REAL:
+        data = select_bodies(read_skeleton(root / f"{name}.skeleton"))
+        x = resize_frames(data - data[:, :, 20:21], 50)
+        clip = normalize_sequence(data, rotation="clip")
+        for m in range(2):  # the lineage rotates each person with its own angles
+            np.testing.assert_allclose(clip[..., m], _lineage_y_rotation(x[..., m]), atol=1e-5)
+        diff[name] = np.abs(clip - normalize_sequence(data, rotation="frame")).max()
+    # S004C002P003R001A017 (take off a shoe): the shoulder direction's z sign flips inside the clip, so the
+    # clip rule turns those frames the wrong way; elsewhere the rules differ only by the lineage's +1e-4
+    assert 0.2 < diff.pop("S004C002P003R001A017") < 0.3
+    assert max(diff.values()) < 3e-3
+    with pytest.raises(ValueError, match="rotation"):
+        align_shoulders(x, rotation="sum")
+
+
+def test_prepare_ntu_bodies_and_rotation_options_on_genuine_files(shared_data, tmp_path, capsys):
+    raw = shared_data / "ntu_rgbd_skeleton_raw"
+    args = ["--raw", str(raw), "--benchmark", "xsub", "--workers", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "lineage")]) == 0  # defaults: --bodies lineage --rotation clip
+    assert main([*args, "--out", str(tmp_path / "ours"), "--bodies", "energy", "--rotation", "frame"]) == 0
+    # performer 3 is not a cross-subject training subject: S002C001P003* and S004C002P003* are in val
+    assert "train: 4 samples written" in capsys.readouterr().out
+    names, labels = pickle.load(open(tmp_path / "lineage" / "val_label.pkl", "rb"))
+    assert names == ["S002C001P003R001A003.skeleton", "S004C002P003R001A017.skeleton"] and labels == [2, 16]
+    for split in ("train", "val"):  # same bodies on these files
+        np.testing.assert_array_equal(np.load(tmp_path / "lineage" / f"{split}_data.npy"),
+                                      np.load(tmp_path / "ours" / f"{split}_data.npy"))
+    pos = {k: np.load(tmp_path / k / "val_position.npy")[1] for k in ("lineage", "ours")}
+    data = select_bodies(read_skeleton(raw / "S004C002P003R001A017.skeleton"))
+    np.testing.assert_allclose(pos["lineage"], normalize_sequence(data, rotation="clip"), atol=1e-6)
+    np.testing.assert_allclose(pos["ours"], normalize_sequence(data, rotation="frame"), atol=1e-6)
+    assert np.abs(pos["lineage"] - pos["ours"]).max() > 0.2
+    with pytest.raises(SystemExit):  # argparse refuses an unknown rule
+        main([*args, "--out", str(tmp_path / "x"), "--bodies", "first"])
+    with pytest.raises(CPMError, match="--rotation 'sum'"):
+        prepare_ntu(raw, tmp_path / "x", "xsub", rotation="sum")

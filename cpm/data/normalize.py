@@ -2,7 +2,8 @@
 
 Steps, in the lineage's order: subtract the centre joint of each person in each frame (`data_type='relative'`),
 resize the valid frames to N with linear interpolation (cv2.INTER_LINEAR semantics), rotate each frame about the
-y-axis so the shoulder line (left 1-based 5 -> right 1-based 9) points along +x.
+y-axis so the shoulder line (left 1-based 5 -> right 1-based 9) points along +x (angle sign per clip as the
+lineage, or per frame).
 """
 from __future__ import annotations
 
@@ -39,27 +40,42 @@ def resize_frames(data: np.ndarray, length: int) -> np.ndarray:
     return data[:, i0] * (1.0 - w) + data[:, i1] * w
 
 
-def align_shoulders(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER) -> np.ndarray:
-    """Rotate every frame of every person about y so that right - left shoulder lies on +x (z component 0).
+ROTATIONS = ("clip", "frame")
 
-    The lineage (CrosSCLR `parallel_skeleton`) takes the angle's sign from the sum over frames; the sign here is
-    per frame, so the shoulders are parallel to x in every frame (identical whenever the signs agree).
-    Frames where the shoulder vector has no x-z extent (e.g. absent persons) are left unrotated.
+
+def align_shoulders(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER,
+                    rotation: str = "frame") -> np.ndarray:
+    """Rotate every frame of every person about y so that right - left shoulder points along +x.
+
+    Angle of frame t: arccos of the shoulder vector's x over its x-z length. Its sign:
+    'frame': per frame, so the shoulders are parallel to x in every frame (z component 0); frames where the
+    shoulder vector has no x-z extent (e.g. absent persons) are left unrotated.
+    'clip': the lineage's (CrosSCLR/AimCLR feeder/NTUDatasets.py `parallel_skeleton`): one sign per person and
+    clip, from the sum over frames of the z components, and the length taken + 1e-4 as there; frames whose own
+    sign differs end up turned the wrong way (by twice their angle). Identical whenever the signs agree.
     """
+    if rotation not in ROTATIONS:
+        raise ValueError(f"rotation: expected one of {', '.join(ROTATIONS)}, got {rotation!r}")
     v = data[:, :, right] - data[:, :, left]  # (3, T, M)
-    norm = np.hypot(v[0], v[2])
-    ok = norm > 1e-8
-    safe = np.where(ok, norm, 1.0)
-    c = np.where(ok, v[0] / safe, 1.0)[:, None]  # (T, 1, M) broadcast over joints
-    s = np.where(ok, -v[2] / safe, 0.0)[:, None]
+    if rotation == "clip":
+        theta = np.arccos(v[0] / (np.hypot(v[0], v[2]) + 1e-4))
+        theta = np.where(v[2].sum(axis=0) >= 0, -theta, theta)  # (T, M), sign per person
+        c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    else:
+        norm = np.hypot(v[0], v[2])
+        ok = norm > 1e-8
+        safe = np.where(ok, norm, 1.0)
+        c = np.where(ok, v[0] / safe, 1.0)[:, None]  # (T, 1, M) broadcast over joints
+        s = np.where(ok, -v[2] / safe, 0.0)[:, None]
     x, y, z = data[0], data[1], data[2]
     # R_y = [[c, 0, -s], [0, 1, 0], [s, 0, c]] as in the lineage's _y_transmat
     return np.stack([c * x - s * z, y, s * x + c * z])
 
 
 def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int = CENTER_JOINT,
-                       left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER) -> np.ndarray:
-    """(C=3, T, V, M) joint data -> (3, num_frames, V, M) float32 `position` array (all-zero input -> zeros)."""
+                       left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER, rotation: str = "frame") -> np.ndarray:
+    """(C=3, T, V, M) joint data -> (3, num_frames, V, M) float32 `position` array (all-zero input -> zeros);
+    `rotation`: see `align_shoulders`."""
     c, _, v, m = data.shape
     length = valid_length(data)
     if length == 0:
@@ -67,4 +83,4 @@ def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int
     x = data[:, :length].astype(np.float64)
     x = x - x[:, :, center_joint: center_joint + 1]
     x = resize_frames(x, num_frames)
-    return align_shoulders(x, left, right).astype(np.float32)
+    return align_shoulders(x, left, right, rotation).astype(np.float32)

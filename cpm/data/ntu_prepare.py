@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from cpm.data.ntu_raw import (BENCHMARKS, NAME_RE, benchmark_dataset, in_benchmark, is_training, load_ntu_sample,
-                              official_missing, parse_name, read_name_list)
+from cpm.data.normalize import ROTATIONS
+from cpm.data.ntu_raw import (BENCHMARKS, BODY_RULES, NAME_RE, benchmark_dataset, in_benchmark, is_training,
+                              load_ntu_sample, official_missing, parse_name, read_name_list)
 from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
 from cpm.errors import CPMError
 
@@ -32,7 +33,7 @@ class NTUPrepareReport:
 
 
 def _load_task(task: Task) -> list:
-    return [load_ntu_sample(task.source)]
+    return [load_ntu_sample(task.source, bodies=task.payload)]
 
 
 def find_skeleton_files(raw: str | Path) -> list[Path]:
@@ -54,8 +55,12 @@ def find_skeleton_files(raw: str | Path) -> list[Path]:
 
 def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 50, workers: int = 1,
                 ignore_list: str | Path | None = None, max_frames: int = 300,
-                progress: bool = True) -> NTUPrepareReport:
+                progress: bool = True, bodies: str = "lineage", rotation: str = "clip") -> NTUPrepareReport:
     """Write train/val `_data.npy`, `_position.npy` and `_label.pkl` of `benchmark` into `out`.
+
+    `bodies` picks the two persons (`cpm.data.ntu_raw.select_bodies`: lineage = first two listed per frame,
+    energy = two most moving bodyIDs), `rotation` the sign rule of the position arrays' y rotation
+    (`cpm.data.normalize.align_shoulders`: clip = the lineage's one sign per clip, frame = per frame).
 
     Samples on the official missing-skeleton list of the release (or on `ignore_list`, which replaces it, as in
     the lineage's `--ignored_sample_path`) are skipped and counted; empty sequences are skipped and counted;
@@ -64,6 +69,9 @@ def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 
     dataset = benchmark_dataset(benchmark)
     if frames < 1 or workers < 1:
         raise CPMError(f"--frames {frames} / --workers {workers}: both must be >= 1")
+    if bodies not in BODY_RULES or rotation not in ROTATIONS:
+        raise CPMError(f"--bodies {bodies!r} / --rotation {rotation!r}: expected {'|'.join(BODY_RULES)} / "
+                       f"{'|'.join(ROTATIONS)}")
     ignored = read_name_list(ignore_list) if ignore_list else official_missing(dataset)
     report = NTUPrepareReport()
     files = find_skeleton_files(raw)
@@ -81,11 +89,12 @@ def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 
             report.skipped_listed.append(s.name)
             continue
         split = "train" if is_training(s, benchmark) else "val"
-        tasks[split].append(Task(str(p), (p.name,), (s.label,)))  # names keep `.skeleton`, as st-gcn's pkl
+        tasks[split].append(Task(str(p), (p.name,), (s.label,), bodies))  # names keep `.skeleton`, as st-gcn's pkl
     remove_stale(out)
     for split in ("train", "val"):
         report.splits.append(write_split(out, split, tasks[split], _load_task, num_frames=frames,
-                                         max_frames=max_frames, workers=workers, progress=progress))
+                                         max_frames=max_frames, workers=workers, progress=progress,
+                                         rotation=rotation))
     return report
 
 
@@ -99,7 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parser processes")
     ap.add_argument("--ignore-list", default=None,
                     help="text file of sample names to skip (replaces the shipped official missing-skeleton list)")
+    ap.add_argument("--bodies", choices=BODY_RULES, default="lineage",
+                    help="lineage (default): the first two bodies listed in each frame, as st-gcn/CrosSCLR/AimCLR "
+                         "ntu_gendata; energy: the two bodyIDs with the most motion (2s-AGCN/CTR-GCN)")
+    ap.add_argument("--rotation", choices=ROTATIONS, default="clip",
+                    help="y rotation of the position arrays: clip (default): one angle sign per clip, as the "
+                         "CrosSCLR/AimCLR preprocess; frame: shoulders along x in every frame")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     return run_cli(prepare_ntu, args.raw, args.out, args.benchmark, args.frames, args.workers, args.ignore_list,
-                   args.max_frames, progress=not args.no_progress)
+                   args.max_frames, progress=not args.no_progress, bodies=args.bodies, rotation=args.rotation)

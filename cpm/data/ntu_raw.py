@@ -107,6 +107,7 @@ class RawSkeleton:
     body_ids: tuple[str, ...]  # (B,)
     xyz: np.ndarray  # (B, T, 25, 3) float64 camera-space metres, 0 where the body is absent
     present: np.ndarray  # (B, T) bool
+    listed: np.ndarray  # (T, max bodies per frame) int: body index of the k-th body listed in frame t, -1 = none
 
     @property
     def num_frames(self) -> int:
@@ -184,7 +185,10 @@ def read_skeleton(path: str | Path) -> RawSkeleton:
             raise _locate_bad_joint_line(lines, blocks, path)
         xyz[rec_body, rec_frame] = values[:, :3].reshape(-1, NUM_JOINTS, 3)
         present[rec_body, rec_frame] = True
-    return RawSkeleton(Path(path).name.removesuffix(".skeleton"), counts, tuple(ids), xyz, present)
+    listed = np.full((num_frames, int(counts.max(initial=0))), -1, dtype=np.int64)
+    rank = np.arange(len(rec_frame)) - np.concatenate([[0], np.cumsum(counts)[:-1]])[rec_frame]
+    listed[rec_frame, rank] = rec_body
+    return RawSkeleton(Path(path).name.removesuffix(".skeleton"), counts, tuple(ids), xyz, present, listed)
 
 
 def motion_energy(raw: RawSkeleton) -> np.ndarray:
@@ -196,15 +200,28 @@ def motion_energy(raw: RawSkeleton) -> np.ndarray:
     return var.sum((1, 2))
 
 
-def select_bodies(raw: RawSkeleton, max_bodies: int = 2) -> np.ndarray | None:
-    """(3, T', 25, max_bodies) float32, or None for an empty sequence.
+BODY_RULES = ("lineage", "energy")
 
-    Rule (documented choice, after 2s-AGCN's ntu_gendata / CTR-GCN's get_raw_skes_data): bodies are tracked by
-    bodyID; the `max_bodies` with the largest motion energy are kept, slot 0 = most energetic (ties: first
-    seen); frames where none of them is present (e.g. zero-body frames) are dropped.
+
+def select_bodies(raw: RawSkeleton, max_bodies: int = 2, rule: str = "lineage") -> np.ndarray | None:
+    """(3, T', 25, max_bodies) float32, or None for a sequence without any non-zero joint.
+
+    'lineage' (st-gcn/CrosSCLR/AimCLR tools/utils/ntu_read_skeleton.py `read_xyz`, also the official txt2npy
+    `skel_body<k>`): slot k of frame t holds the k-th body listed in frame t, in file order; every frame is kept
+    (T' = T, zero-body frames stay zero). 'energy' (after 2s-AGCN's ntu_gendata / CTR-GCN's get_raw_skes_data):
+    bodies are tracked by bodyID; the `max_bodies` with the largest motion energy are kept, slot 0 = most
+    energetic (ties: first seen); frames where none of them is present (e.g. zero-body frames) are dropped.
     """
+    if rule not in BODY_RULES:
+        raise CPMError(f"--bodies {rule!r}: expected one of {', '.join(BODY_RULES)}")
     if raw.xyz.shape[0] == 0:
         return None
+    if rule == "lineage":
+        out = np.zeros((3, raw.num_frames, NUM_JOINTS, max_bodies), dtype=np.float32)
+        for k in range(min(max_bodies, raw.listed.shape[1])):
+            frames = np.flatnonzero(raw.listed[:, k] >= 0)
+            out[:, frames, :, k] = raw.xyz[raw.listed[frames, k], frames].transpose(0, 2, 1)  # indexed dim first
+        return out if out.any() else None
     order = np.argsort(-motion_energy(raw), kind="stable")[:max_bodies]
     keep = raw.present[order].any(0)
     data = raw.xyz[order][:, keep]  # (m, T', V, 3)
@@ -215,6 +232,6 @@ def select_bodies(raw: RawSkeleton, max_bodies: int = 2) -> np.ndarray | None:
     return out
 
 
-def load_ntu_sample(path: str | Path, max_bodies: int = 2) -> np.ndarray | None:
+def load_ntu_sample(path: str | Path, max_bodies: int = 2, bodies: str = "lineage") -> np.ndarray | None:
     """Parse + select: the per-file unit of work of `prepare_ntu` (None = empty sequence)."""
-    return select_bodies(read_skeleton(path), max_bodies)
+    return select_bodies(read_skeleton(path), max_bodies, bodies)

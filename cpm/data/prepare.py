@@ -44,7 +44,7 @@ class SplitReport:
     resized: int = 0  # sequences longer than max_frames, resampled to max_frames
 
 
-def _run_task(loader: Callable, num_frames: int, max_frames: int, task: Task):
+def _run_task(loader: Callable, num_frames: int, max_frames: int, rotation: str, task: Task):
     """Worker: load a task's samples and derive their position arrays; errors come back as text."""
     try:
         arrays = loader(task)
@@ -58,7 +58,7 @@ def _run_task(loader: Callable, num_frames: int, max_frames: int, task: Task):
             resized = a.shape[1] > max_frames
             if resized:  # keep the whole action rather than cutting it (rare on NTU; long PKU-MMD clips)
                 a = resize_frames(a[:, : valid_length(a)], max_frames).astype(np.float32)
-            out.append((a, normalize_sequence(a, num_frames), resized))
+            out.append((a, normalize_sequence(a, num_frames, rotation=rotation), resized))
         return out, None
     except (ValueError, OSError) as e:  # CPMError is a ValueError; other bugs should surface
         return None, str(e) if isinstance(e, CPMError) else f"{task.source}: {type(e).__name__}: {e}"
@@ -99,9 +99,10 @@ def split_paths(out_dir: Path, split: str) -> dict[str, Path]:
 
 def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: Callable[[Task], list], *,
                 num_frames: int = 50, max_frames: int = 300, num_joints: int = 25, max_persons: int = 2,
-                workers: int = 1, chunksize: int = 8, progress: bool = True) -> SplitReport:
+                workers: int = 1, chunksize: int = 8, progress: bool = True, rotation: str = "frame") -> SplitReport:
     """Parse `tasks` with `loader` (a picklable function: Task -> list of (3, T, V, M) arrays or None = empty)
-    in `workers` processes and write the split's three files atomically."""
+    in `workers` processes and write the split's three files atomically (`rotation` of the position arrays:
+    see `cpm.data.normalize.align_shoulders`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = split_paths(out_dir, split)
@@ -112,7 +113,7 @@ def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: 
     pos = np.lib.format.open_memmap(tmp["position"], mode="w+", dtype=np.float32,
                                     shape=(total, 3, num_frames, num_joints, max_persons))
     report, names, labels = SplitReport(split), [], []
-    fn = functools.partial(_run_task, loader, num_frames, max_frames)
+    fn = functools.partial(_run_task, loader, num_frames, max_frames, rotation)
     pool = mp.get_context().Pool(workers) if workers > 1 else None
     try:
         results = pool.imap(fn, tasks, chunksize=chunksize) if pool else map(fn, tasks)

@@ -101,7 +101,8 @@ def datasets(cfg: Config):
     return build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
 
 
-def _summary(res: dict, keys=("top1", "top5", "per_class", "confusion", "num_test", "top1_standardized")) -> dict:
+def _summary(res: dict, keys=("top1", "top5", "reported", "last", "best", "per_class", "confusion", "num_test",
+                               "top1_standardized")) -> dict:
     return {k: res[k] for k in keys if k in res} | {"num_train": res.get("num_train"),
                                                     "num_classes": res.get("num_classes")}
 
@@ -116,7 +117,7 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     from cpm.eval.results import make_record, save_scores, write_results
 
     names = class_names_of(run.cfg.data, res["num_classes"])
-    save_scores(run.out, res["scores"], res["labels"])
+    save_scores(run.out, res["scores"], res["labels"], res.get("logits"))
     plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%",
                    class_names=names)
     (run.out / "per_class.md").write_text(per_class_table(res["per_class"], res["confusion"], names))
@@ -124,7 +125,9 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
                          pretrain_config=ev.model_cfg.to_dict())
     path = write_results(run.out, record)
     z = f" (standardised probe {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
-    print(f"{title}: top-1 {res['top1']:.2f}%{z}  top-5 {res['top5']:.2f}%  ({res['num_test']} test clips, "
+    epochs = (f" [{res['reported']} epoch; last (epoch {res['last']['epoch']}) {res['last']['top1']:.2f}%, best "
+              f"(epoch {res['best']['epoch']}) {res['best']['top1']:.2f}%]") if "reported" in res else ""
+    print(f"{title}: top-1 {res['top1']:.2f}%{z}  top-5 {res['top5']:.2f}%{epochs}  ({res['num_test']} test clips, "
           f"{res['num_classes']} classes) -> {path}")
     return path
 

@@ -25,7 +25,12 @@ def _agree(values: list) -> str:
 
 @guarded
 def ensemble_main(argv=None) -> None:
-    """3-stream ensemble (Table 1 '3S'): sum of the softmax test scores of joint, bone and motion runs."""
+    """3-stream ensemble (Table 1 '3S'): weighted sum of the test scores of joint, bone and motion runs.
+
+    --fusion softmax (default): sum of softmax scores. --fusion logits: sum of classifier outputs, as AimCLR
+    (ensemble_ntu_cs.py, --weights 0.6 0.6 0.4 for joint, bone, motion) and, with equal weights, CrosSCLR
+    (net/crossclr_3views.py averages the streams' logits) do; the paper does not say which it used.
+    """
     from cpm.eval.metrics import classification_report, per_class_table
     from cpm.eval.plots import plot_confusion
     from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
@@ -33,9 +38,13 @@ def ensemble_main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
     p.add_argument("--out", required=True, help="output folder of the ensemble")
+    p.add_argument("--fusion", choices=("softmax", "logits"), default="softmax",
+                   help="sum softmax scores (default) or classifier logits (CrosSCLR/AimCLR; linear_eval runs only)")
+    p.add_argument("--weights", type=float, nargs="+", default=None, metavar="W",
+                   help="one weight per run, in order (default: all 1; AimCLR: 0.6 0.6 0.4 for joint bone motion)")
     args = p.parse_args(argv)
-    loaded = [(run, *load_scores(run)) for run in args.runs]
-    total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded])
+    loaded = [(run, *load_scores(run, args.fusion)) for run in args.runs]
+    total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded], args.weights)
     recs = [rec for *_, rec in loaded]
     streams = [rec.get("stream") for rec in recs]
     stream = "3S" if sorted(s for s in streams if s) == sorted(STREAM_SET) else "+".join(s or "?" for s in streams)
@@ -52,10 +61,11 @@ def ensemble_main(argv=None) -> None:
                          name=_agree([r.get("name") for r in recs]), stream=stream,
                          variant=_agree([r.get("variant") for r in recs]),
                          member_protocol=_agree([r.get("protocol") for r in recs]), members=members,
-                         class_names=names)
+                         class_names=names, fusion=args.fusion, weights=args.weights or [1.0] * len(loaded),
+                         member_reported=_agree([r.get("metrics", {}).get("reported") for r in recs]))
     path = write_results(out, record)
     each = ", ".join(f"{m['stream'] or m['run']} {m['top1']:.2f}%" for m in members if m["top1"] is not None)
-    print(f"ensemble {stream}: top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
+    print(f"ensemble {stream} ({args.fusion}): top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
           f"{f'  (members: {each})' if each else ''} -> {path}")
 
 
@@ -122,7 +132,7 @@ def _run_label(run_dir: Path) -> tuple[str, int | None]:
         return run_dir.name, None
     cfg = config_from_dict(yaml.safe_load(path.read_text()) or {})
     label = {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant_of(cfg)]
-    return f"{label} [{run_dir.name}]", cfg.loss.topk or None
+    return f"{label} [{run_dir.name}]", cfg.eval.mining_k or cfg.loss.topk or None
 
 
 @guarded

@@ -6,6 +6,11 @@ dropout off) and the inputs are not augmented, the features of every clip are th
 they are computed once and the classifier trains on the cached features on the device (`train_linear`).
 `train_linear_uncached` re-encodes every batch each epoch (the classic slow path) and visits the same
 batches in the same order, so both paths give the same classifier up to float rounding.
+
+The test split is scored every `eval.linear_test_every` epochs and at the last (`EpochTests`); the report holds
+both the last and the best tested epoch, labelled, and `top1` is the one `eval.report` names (the lineage's
+processor keeps the best: CrosSCLR/AimCLR `show_best`, with `eval_interval: 5`). Scoring the test split does
+not touch the classifier or any random stream, so the last-epoch result is the same as without it.
 """
 from __future__ import annotations
 
@@ -53,8 +58,9 @@ def _optimizer(params, ecfg):
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(ecfg.linear_milestones), gamma=0.1)
 
 
-def _train_loop(fc: nn.Linear, n: int, batches, ecfg, seed: int, progress: bool, desc: str) -> list:
-    """Shared epoch loop: batches(order) yields (features, labels) on the device. Returns the history."""
+def _train_loop(fc: nn.Linear, n: int, batches, ecfg, seed: int, progress: bool, desc: str, on_epoch=None) -> list:
+    """Shared epoch loop: batches(order) yields (features, labels) on the device. Returns the history;
+    `on_epoch(epoch, fc)` (1-based epoch) may add entries to each epoch's record."""
     check_schedule(ecfg.linear_epochs, ecfg.linear_lr, ecfg.batch_size, ecfg.linear_milestones, "linear")
     opt, sched = _optimizer(fc.parameters(), ecfg)
     gen = torch.Generator().manual_seed(seed)
@@ -76,6 +82,8 @@ def _train_loop(fc: nn.Linear, n: int, batches, ecfg, seed: int, progress: bool,
             bar.update(1)
         sched.step()
         rec = {"epoch": epoch + 1, "loss": loss_sum.item() / n, "train_top1": 100.0 * correct.item() / n}
+        if on_epoch is not None:
+            rec.update(on_epoch(epoch + 1, fc))
         history.append(rec)
         bar.set_postfix(epoch=epoch + 1, loss=f"{rec['loss']:.4f}", acc=f"{rec['train_top1']:.1f}")
     bar.close()
@@ -83,8 +91,9 @@ def _train_loop(fc: nn.Linear, n: int, batches, ecfg, seed: int, progress: bool,
 
 
 def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, ecfg, seed: int = 0,
-                 progress: bool = True) -> tuple[nn.Linear, list]:
-    """Train a linear classifier on cached features (N, D) with labels (N,), on their device."""
+                 progress: bool = True, on_epoch=None) -> tuple[nn.Linear, list]:
+    """Train a linear classifier on cached features (N, D) with labels (N,), on their device (`on_epoch`: see
+    `_train_loop`)."""
     if feats.ndim != 2 or labels.shape != (feats.shape[0],):
         raise CPMError(f"train_linear: expected features (N, D) and labels (N,), got {tuple(feats.shape)} "
                        f"and {tuple(labels.shape)}")
@@ -97,12 +106,12 @@ def train_linear(feats: torch.Tensor, labels: torch.Tensor, num_classes: int, ec
             idx = order[start:start + ecfg.batch_size]
             yield feats[idx], labels[idx]
 
-    return fc, _train_loop(fc, feats.shape[0], batches, ecfg, seed, progress, "linear (cached)")
+    return fc, _train_loop(fc, feats.shape[0], batches, ecfg, seed, progress, "linear (cached)", on_epoch)
 
 
 def train_linear_uncached(encoder: nn.Module, dataset, stream: str, num_classes: int, ecfg,
                           device: torch.device, seed: int = 0, num_workers: int = 0,
-                          progress: bool = True) -> tuple[nn.Linear, list]:
+                          progress: bool = True, on_epoch=None) -> tuple[nn.Linear, list]:
     """The slow path: every epoch re-reads and re-encodes each batch (same batches as `train_linear`)."""
     encoder.to(device).eval()
     fc = new_classifier(encoder.hidden_dim, num_classes, seed).to(device)
@@ -113,7 +122,7 @@ def train_linear_uncached(encoder: nn.Module, dataset, stream: str, num_classes:
         for x, y in make_loader(dataset, ecfg.batch_size, num_workers, device, sampler=order.tolist()):
             yield encode_batch(encoder, x, stream, layout, device), y.to(device)
 
-    return fc, _train_loop(fc, len(dataset), batches, ecfg, seed, progress, "linear (no cache)")
+    return fc, _train_loop(fc, len(dataset), batches, ecfg, seed, progress, "linear (no cache)", on_epoch)
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
@@ -125,10 +134,34 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
 
 
 @torch.no_grad()
+def class_logits(fc: nn.Module, feats: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Classifier outputs (N, C) on the CPU (what CrosSCLR/AimCLR ensembles fuse)."""
+    return torch.cat([fc(feats[i:i + batch_size]).float().cpu() for i in range(0, feats.shape[0], batch_size)])
+
+
 def class_scores(fc: nn.Module, feats: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Softmax class scores (N, C) on the CPU (what the 3-stream ensemble sums)."""
-    return torch.cat([F.softmax(fc(feats[i:i + batch_size]), dim=1).cpu()
-                      for i in range(0, feats.shape[0], batch_size)])
+    """Softmax class scores (N, C) on the CPU (what the default 3-stream ensemble sums)."""
+    return F.softmax(class_logits(fc, feats, batch_size), dim=1)
+
+
+class EpochTests:
+    """`on_epoch` hook of the probe: test logits every `every` epochs and at `last`; keeps the last and the best
+    tested epoch (ties go to the later epoch, as the lineage's `best_result <= accuracy`)."""
+
+    def __init__(self, feats: torch.Tensor, labels: torch.Tensor, every: int, last: int):
+        self.feats, self.labels, self.every, self.final = feats, labels.cpu(), every, last
+        self.last: dict | None = None
+        self.best: dict | None = None
+
+    def __call__(self, epoch: int, fc: nn.Module) -> dict:
+        if epoch % self.every and epoch != self.final:
+            return {}
+        logits = class_logits(fc, self.feats)
+        top1 = 100.0 * (logits.argmax(dim=1) == self.labels).float().mean().item()
+        self.last = {"epoch": epoch, "top1": top1, "logits": logits}
+        if self.best is None or top1 >= self.best["top1"]:
+            self.best = self.last
+        return {"test_top1": top1}
 
 
 def verify_frozen(encoder: nn.Module, reference: dict, source: str) -> None:
@@ -147,30 +180,37 @@ def linear_eval(ev, train_set, test_set, ecfg, device: torch.device, seed: int =
                 num_workers: int = 0, progress: bool = True) -> dict:
     """Full protocol on an `EvalEncoder`: train the probe, score the test split, check the encoder is intact.
 
-    Returns the classification report (top1, top5, per_class, confusion) plus `scores` (N_test, C) softmax,
-    `labels` (N_test,), `history` (per-epoch loss/accuracy) and `num_classes`. With `ecfg.linear_standardize`
-    and cached features a second probe on z-scored features (`standardize`) adds `top1_standardized`; the
-    report stays the lineage's.
+    Returns the classification report (top1, top5, per_class, confusion) of the epoch `ecfg.report` names
+    (`reported`), `last` and `best` ({epoch, top1, top5} of the last and the best tested epoch), `scores`
+    (N_test, C) softmax and `logits` of the reported epoch, `labels` (N_test,), `history` (per-epoch loss and
+    accuracy, `test_top1` at tested epochs) and `num_classes`.
+    With `ecfg.linear_standardize` and cached features a second probe on z-scored features (`standardize`, its
+    last epoch) adds `top1_standardized`; the report stays the lineage's.
     """
     encoder = ev.encoder.to(device).eval()
     for p in encoder.parameters():
         p.requires_grad_(False)
     num_classes = num_classes_of(train_set, test_set)
     kw = dict(device=device, batch_size=ecfg.batch_size, num_workers=num_workers, progress=progress)
+    fte, yte = extract_features(encoder, test_set, ev.stream, desc="test features", **kw)
+    tests = EpochTests(fte, yte, ecfg.linear_test_every, ecfg.linear_epochs)
     if cache:
         ftr, ytr = extract_features(encoder, train_set, ev.stream, desc="train features", **kw)
-        fc, history = train_linear(ftr, ytr, num_classes, ecfg, seed, progress)
+        _, history = train_linear(ftr, ytr, num_classes, ecfg, seed, progress, on_epoch=tests)
     else:
-        fc, history = train_linear_uncached(encoder, train_set, ev.stream, num_classes, ecfg, device, seed,
-                                            num_workers, progress)
-    fte, yte = extract_features(encoder, test_set, ev.stream, desc="test features", **kw)
+        _, history = train_linear_uncached(encoder, train_set, ev.stream, num_classes, ecfg, device, seed,
+                                           num_workers, progress, on_epoch=tests)
     verify_frozen(encoder, ev.reference, ev.source)
-    scores = class_scores(fc, fte)
-    report = classification_report(scores, yte.cpu())
+    labels = yte.cpu()
+    summary = {k: {"epoch": t["epoch"], "top1": t["top1"], "top5": classification_report(t["logits"], labels)["top5"]}
+               for k, t in (("last", tests.last), ("best", tests.best))}
+    chosen = tests.best if ecfg.report == "best" else tests.last
+    report = classification_report(chosen["logits"], labels)
     extra = {}
     if ecfg.linear_standardize and cache:
         ztr, zte = standardize(ftr, fte)
         fc_z, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
-        extra["top1_standardized"] = classification_report(class_scores(fc_z, zte), yte.cpu())["top1"]
-    return {**report, **extra, "scores": scores, "labels": yte.cpu(), "history": history,
-            "num_classes": num_classes, "num_train": len(train_set)}
+        extra["top1_standardized"] = classification_report(class_scores(fc_z, zte), labels)["top1"]
+    return {**report, **extra, "reported": ecfg.report, **summary, "scores": F.softmax(chosen["logits"], dim=1),
+            "logits": chosen["logits"], "labels": labels, "history": history, "num_classes": num_classes,
+            "num_train": len(train_set)}

@@ -17,7 +17,7 @@ import cpm
 from cpm.errors import CPMError
 
 RESULTS_FILE = "results.json"
-SCORES_FILE, LABELS_FILE = "scores.npy", "labels.npy"
+SCORES_FILE, LABELS_FILE, LOGITS_FILE = "scores.npy", "labels.npy", "logits.npy"
 BENCHMARKS = {"ntu60-xsub": "NTU-60 X-Sub", "ntu60-xview": "NTU-60 X-View", "ntu120-xsub": "NTU-120 X-Sub",
               "ntu120-xset": "NTU-120 X-Set", "pku1": "PKU-MMD Part I", "pku2": "PKU-MMD Part II"}
 _T1 = ["ntu60-xsub", "ntu60-xview", "ntu120-xsub", "ntu120-xset", "pku1", "pku2"]
@@ -122,22 +122,28 @@ def _plain(obj):
     raise TypeError(f"results.json: cannot store {type(obj).__name__}")
 
 
-def save_scores(out_dir, scores, labels) -> None:
-    """Test-set class scores (N, C) float32 and labels (N,) int64 as scores.npy / labels.npy (for ensembles)."""
+def save_scores(out_dir, scores, labels, logits=None) -> None:
+    """Test-set class scores (N, C) float32 and labels (N,) int64 as scores.npy / labels.npy, and the classifier
+    outputs as logits.npy when the protocol has them (for ensembles)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / SCORES_FILE, np.asarray(scores, dtype=np.float32))
     np.save(out / LABELS_FILE, np.asarray(labels, dtype=np.int64))
+    if logits is not None:
+        np.save(out / LOGITS_FILE, np.asarray(logits, dtype=np.float32))
 
 
-def load_scores(run_dir) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(scores (N, C), labels (N,), results record or {}) of an evaluation output folder."""
+def load_scores(run_dir, fusion: str = "softmax") -> tuple[np.ndarray, np.ndarray, dict]:
+    """(scores (N, C), labels (N,), results record or {}) of an evaluation output folder; `fusion` 'logits'
+    reads the classifier outputs (logits.npy, written by linear_eval) instead of the softmax scores."""
     run = Path(run_dir)
-    paths = [run / SCORES_FILE, run / LABELS_FILE]
+    if fusion not in ("softmax", "logits"):
+        raise CPMError(f"ensemble fusion: expected softmax|logits, got '{fusion}'")
+    paths = [run / (LOGITS_FILE if fusion == "logits" else SCORES_FILE), run / LABELS_FILE]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise CPMError(f"ensemble member {run}: missing {', '.join(missing)} (expected the output folder of "
-                       f"linear_eval / knn_eval / finetune / semi_supervised)")
+                       f"linear_eval{'' if fusion == 'logits' else ' / knn_eval / finetune / semi_supervised'})")
     try:
         scores, labels = np.load(paths[0]), np.load(paths[1])
     except (OSError, ValueError) as err:
@@ -149,17 +155,21 @@ def load_scores(run_dir) -> tuple[np.ndarray, np.ndarray, dict]:
     return scores, labels, rec
 
 
-def ensemble_scores(members: list) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of the members' (softmax) scores; members are (scores, labels, name) with identical labels."""
+def ensemble_scores(members: list, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sum (default: plain sum) of the members' scores (softmax or logits); members are
+    (scores, labels, name) with identical labels, `weights` one number per member."""
     if len(members) < 2:
         raise CPMError(f"ensemble: need at least 2 score files, got {len(members)}")
+    weights = [1.0] * len(members) if weights is None else list(weights)
+    if len(weights) != len(members):
+        raise CPMError(f"ensemble --weights: {len(weights)} weights given for {len(members)} members")
     ref_scores, ref_labels, ref_name = members[0]
     total = np.zeros(ref_scores.shape, dtype=np.float64)
-    for scores, labels, name in members:
+    for (scores, labels, name), w in zip(members, weights):
         if scores.shape != ref_scores.shape or not np.array_equal(labels, ref_labels):
             raise CPMError(f"ensemble: {name} has scores {scores.shape} / other labels than {ref_name} "
                            f"{ref_scores.shape}; members must score the same test clips in the same order")
-        total += scores
+        total += w * scores
     return total, ref_labels
 
 
@@ -216,8 +226,16 @@ def _latest(records: list):
     return max(records, key=lambda r: r.get("date", "")) if records else None
 
 
-def _top1(rec):
-    return None if rec is None else rec["metrics"].get("top1")
+def _ours(rec) -> str:
+    """Our cell: top-1, and which probe epoch it is where the record says (linear runs and their ensembles)."""
+    if rec is None:
+        return _fmt(None)
+    epoch = rec["metrics"].get("reported") or rec.get("member_reported")
+    return _fmt(rec["metrics"].get("top1")) + (f" ({epoch})" if epoch in ("best", "last") else "")
+
+
+EPOCH_NOTE = ("Linear cells say which probe epoch they show: (best) = the best tested epoch, as CrosSCLR/AimCLR "
+              "report (chosen on the test split), (last) = the last epoch; results.json holds both.")
 
 
 def results_table(records: list) -> str:
@@ -233,7 +251,7 @@ def results_table(records: list) -> str:
                     sel = next(s for t, lab, s in OURS if t == key and lab == label)
                     rec = _latest([r for r in records if sel(r) and r.get("benchmark") == col])
                     used.add(id(rec))
-                    cells.append(f"{_fmt(_top1(rec))} / {_fmt(table['rows'][label][i])}")
+                    cells.append(f"{_ours(rec)} / {_fmt(table['rows'][label][i])}")
                 rows.append(cells)
         else:
             rows = [["Method"] + [BENCHMARKS[c] + " (ours / paper)" for c in cols]]
@@ -245,7 +263,7 @@ def results_table(records: list) -> str:
                 for i, col in enumerate(cols):
                     rec = _latest([r for r in records if sel(r) and r.get("benchmark") == col]) if sel else None
                     used.add(id(rec))
-                    cells.append(f"{_fmt(_top1(rec))} / {_fmt(paper[i])}" if sel else _fmt(paper[i]))
+                    cells.append(f"{_ours(rec)} / {_fmt(paper[i])}" if sel else _fmt(paper[i]))
                 rows.append(cells)
         parts.append(f"### {table['title']}\n\n" + _markdown(rows))
     other = [r for r in records if id(r) not in used and r["metrics"].get("top1") is not None]
@@ -254,9 +272,9 @@ def results_table(records: list) -> str:
         for r in sorted(other, key=lambda r: (r.get("benchmark") or "", r["protocol"], r.get("date", ""))):
             proto = r["protocol"] + (f" {100 * r['fraction']:g}%" if r.get("fraction") else "")
             rows.append([proto, r.get("benchmark") or r.get("name", ""), r.get("stream", ""), r.get("variant", ""),
-                         _fmt(r["metrics"].get("top1")), _fmt(r["metrics"].get("top5")), r.get("_path", "")])
+                         _ours(r), _fmt(r["metrics"].get("top5")), r.get("_path", "")])
         parts.append("### Other runs (not in the paper's tables)\n\n" + _markdown(rows))
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([EPOCH_NOTE] + parts) + "\n"
 
 
 def _markdown(rows: list) -> str:

@@ -47,6 +47,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def use_sync_bn(cfg, info) -> bool:
+    """Whether BN is synchronised across the torchrun processes; with >1 process rank 0 prints one line saying so.
+
+    On by default (`model.sync_bn`): the lineage trains batch 512 on one GPU, so its BN sees all 512; per-process
+    BN would see 512 / world_size. torch's SyncBatchNorm has no CPU kernel, so CPU runs keep per-process BN.
+    """
+    if not info.distributed:
+        return False
+    per_rank = cfg.train.batch_size // info.world_size
+    on = cfg.model.sync_bn and info.device.type == "cuda"
+    if on:
+        text = (f"on: one BN over the global batch of {cfg.train.batch_size} across {info.world_size} processes "
+                f"(model.sync_bn=false: per-process BN over {per_rank})")
+    else:
+        why = "model.sync_bn=false" if not cfg.model.sync_bn else f"no SyncBatchNorm kernel on {info.device.type}"
+        text = f"off ({why}): each of the {info.world_size} processes normalises its own {per_rank} clips"
+    if info.is_main:
+        print(f"note: SyncBatchNorm {text}")
+    return on
+
+
 def _wrap(model, cfg, info):
     """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
     if cfg.train.compile:
@@ -54,10 +75,7 @@ def _wrap(model, cfg, info):
             part.compile()
     if not info.distributed:
         return model
-    if cfg.model.sync_bn:
-        if info.device.type != "cuda":  # torch's SyncBatchNorm has no CPU kernel
-            raise CPMError("config key 'model.sync_bn': SyncBatchNorm needs CUDA devices; set model.sync_bn=false "
-                           "on CPU (each process then normalizes with its own batch statistics)")
+    if use_sync_bn(cfg, info):
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [info.device.index] if info.device.type == "cuda" else None
     ddp = torch.nn.parallel.DistributedDataParallel
