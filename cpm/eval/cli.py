@@ -76,13 +76,7 @@ def setup(args, protocol: str, checkpoint=None) -> Run:
 
     checkpoint = checkpoint if checkpoint is not None else args.checkpoint
     cfg = resolve_config(args.config, checkpoint, args.overrides)
-    name = args.device or cfg.train.device
-    try:
-        device = pick_device(name)
-    except RuntimeError as err:
-        raise CPMError(f"--device {name}: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CPMError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+    device = pick_device(args.device or cfg.train.device, key="--device" if args.device else "train.device")
     if args.out:
         out = Path(args.out)
     elif checkpoint is not None:
