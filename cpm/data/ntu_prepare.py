@@ -10,6 +10,7 @@ from typing import Sequence
 from cpm.data.ntu_raw import (BENCHMARKS, NAME_RE, benchmark_dataset, in_benchmark, is_training, load_ntu_sample,
                               official_missing, parse_name, read_name_list)
 from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 
 
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ignore-list", default=None,
                     help="text file of sample names to skip (replaces the shipped official missing-skeleton list)")
     ap.add_argument("--no-progress", action="store_true")
+    add_debug_argument(ap)
     args = ap.parse_args(argv)
     return run_cli(prepare_ntu, args.raw, args.out, args.benchmark, args.frames, args.workers, args.ignore_list,
                    args.max_frames, progress=not args.no_progress)

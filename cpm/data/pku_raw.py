@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 
 NUM_JOINTS, NUM_BODIES = 25, 2
@@ -160,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=300, help="frames of the data arrays; longer clips resampled")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-progress", action="store_true")
+    add_debug_argument(ap)
     args = ap.parse_args(argv)
     return run_cli(prepare_pku, args.skeletons, args.labels, args.split_file, args.out, args.frames, args.workers,
                    args.max_frames, progress=not args.no_progress)

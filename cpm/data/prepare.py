@@ -176,15 +176,16 @@ def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[
 
 
 def run_cli(prepare: Callable, *args, **kwargs) -> int:
-    """Run a prepare_* function for a CLI: one 'error: ...' line and exit 2 on bad input, else print the
-    report's summary and return its exit code (non-zero when some files failed)."""
+    """Run a prepare_* function for a CLI inside the shared error boundary (cpm/cli_common.py: one 'error: ...'
+    line and an exit code per kind of failure), else print the report's summary and return its exit code
+    (1 when some files failed)."""
     import sys
 
-    try:
-        report = prepare(*args, **kwargs)
-    except CPMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text, code = report.summary()
-    print(text, file=sys.stderr if code else sys.stdout)
-    return code
+    from cpm.cli_common import run_guarded
+
+    def body() -> int:
+        text, code = prepare(*args, **kwargs).summary()
+        print(text, file=sys.stderr if code else sys.stdout)
+        return code
+
+    return run_guarded(body)

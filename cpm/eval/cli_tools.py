@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from cpm.errors import CPMError
+from cpm.cli_common import add_debug_argument
 from cpm.eval.cli import add_common, guarded, setup
 
 STREAM_SET = {"joint", "bone", "motion"}
@@ -33,6 +34,7 @@ def ensemble_main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
     p.add_argument("--out", required=True, help="output folder of the ensemble")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     loaded = [(run, *load_scores(run)) for run in args.runs]
     total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded])
@@ -130,6 +132,7 @@ def plot_mining_main(argv=None) -> None:
     p.add_argument("runs", nargs="+", help="pretraining run folders (holding metrics.jsonl)")
     p.add_argument("--label", nargs="+", default=None, help="one legend label per run")
     p.add_argument("--out", required=True, help="output folder (mining_precision.png, results.json)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     if args.label is not None and len(args.label) != len(args.runs):
         raise CPMError(f"--label: {len(args.label)} labels given for {len(args.runs)} runs")
@@ -157,6 +160,7 @@ def results_table_main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="cpm-results-table", description=results_table_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively (e.g. runs/)")
     p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     records = load_results(args.paths)
     if not records:
@@ -181,6 +185,7 @@ def plot_sweep_main(argv=None) -> None:
     p.add_argument("--key", required=True, help="dotted pretraining config key on the x axis, e.g. loss.topk")
     p.add_argument("--protocol", default="linear", help="which evaluation runs to use (default: linear)")
     p.add_argument("--out", required=True, help="output folder (sweep.png, results.json)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     points = sweep_points(load_results(args.paths), args.key, args.protocol)
     if not points:
