@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +21,7 @@ from torch import nn
 from cpm.errors import CPMError
 
 REQUIRED_KEYS = ("model", "epoch", "step", "config")
+_TEMP_RE = re.compile(r"\..+\.pt\.[A-Za-z0-9_]{8}\.tmp")  # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
 
 
 def capture_rng() -> dict:
@@ -75,6 +77,17 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
     except OSError:
         pass
     return path
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete the temporary files that a killed :func:`save_checkpoint` left in ``folder`` (only names of its
+    own pattern, ``.<name>.pt.<8 random chars>.tmp``); returns how many."""
+    removed = 0
+    for p in Path(folder).glob(".*.pt.*.tmp"):
+        if _TEMP_RE.fullmatch(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",

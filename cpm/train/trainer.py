@@ -21,6 +21,7 @@ from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
 from cpm.train import distributed as dist
+from cpm.train import checkpoint as ck
 from cpm.train import runstate
 from cpm.train.logger import METRICS_FILE, RunLogger
 from cpm.train.monitor import NO_BAD_STEP, KnnMonitor, StepStats, check_finite, track_bad_step
@@ -132,9 +133,12 @@ class Run:
                 print(f"run in {out} is already complete ({self.progress.epoch}/{tc.epochs} epochs)")
             return self.result(out / "tb")
         if info.is_main:
-            if self.resume_path is None:
-                runstate.clear_run(out)  # only reached with --force when another run was there
+            if runstate.replaces_other_run(out, self.resume_path):
+                runstate.clear_run(out)  # only reached with --force (resolve_resume refused otherwise)
             out.mkdir(parents=True, exist_ok=True)
+            stale = ck.remove_stale_temps(out)
+            if stale:
+                print(f"removed {stale} temporary file(s) left by an interrupted checkpoint write in {out}")
             runstate.write_config(cfg, out)
             what = f"resuming {self.resume_path} at epoch {self.progress.epoch + 1}" if self.resume_path else "starting"
             print(f"{what}: {tc.epochs} epochs, batch {tc.batch_size} ({info.world_size} x {self.per_rank}), "
