@@ -176,3 +176,13 @@ def test_stale_checkpoint_temps_are_removed_at_start(tmp_path):
     trainer.pretrain(tiny(epochs=2), tmp_path, resume="auto")
     assert not (tmp_path / ".last.pt.ab12_x9z.tmp").exists() and (tmp_path / "notes.tmp").exists()
 
+
+def test_resume_with_another_batch_size_keeps_the_schedule_position(tmp_path):
+    trainer.pretrain(tiny(epochs=4), tmp_path, stop_after=2)  # batch 16: 3 steps per epoch
+    cfg = tiny(epochs=4)
+    cfg.train.batch_size = 8  # 6 steps per epoch: epoch 3 starts at schedule step 12 of 24, not at step 6
+    trainer.pretrain(cfg, tmp_path, resume="auto")
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")][6:]
+    # warmup 1 epoch (6 steps), cosine over the next 18: epoch 3 starts 6/18 = 1/3 into the cosine,
+    # lr = 0.005 + 0.495 * (1 + cos(pi / 3)) / 2 = 0.37625 (the old step-based schedule restarted at the 0.5 peak)
+    assert len(lrs) == 12 and lrs[0] == pytest.approx(0.37625) and all(a > b for a, b in zip(lrs, lrs[1:]))

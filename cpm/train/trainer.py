@@ -167,8 +167,10 @@ class Run:
         t_epoch = t_win = time.perf_counter()
         win_samples, lr = 0, 0.0
         bar = logger.progress(len(self.loader), epoch, tc.epochs) if cfg.logging.progress else None
-        for batch in self.loader:
-            lr = warmup_cosine(self.progress.step, **self.sched)
+        for i, batch in enumerate(self.loader):
+            # the schedule follows progress through the epochs, not the global step: a resume with another
+            # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
+            lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
             scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
                                  stream=cfg.data.stream, layout=self.layout, device=self.device,
                                  precision=self.precision)
@@ -215,6 +217,6 @@ class Run:
         rng = runstate.gather_rng()  # collective
         if info.is_main:
             state = runstate.make_state(self.model, self.optimizer, self.scaler,
-                                        schedule_state(p.step, **self.sched), p, cfg, rng)
+                                        schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg, rng)
             runstate.save(state, self.out, p.epoch, cfg.train.save_every)
         dist.barrier()
