@@ -134,9 +134,20 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
                        + "; ".join(parts))
 
 
+def check_finite_state(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """One-line :class:`CPMError` when weights or buffers hold NaN/inf: such a checkpoint is reported as what it
+    is, not later as a changed frozen encoder or a fine-tuning that diverged."""
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CPMError(f"checkpoint {source}: NaN/inf weights in {len(bad)} of {len(state)} tensors (e.g. "
+                       f"{_short(bad, 3)}); the run that wrote it diverged, use an earlier checkpoint (epoch_*.pt)")
+
+
 def load_model_state(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Strictly load ``state`` into ``model`` after :func:`check_state_dict` (one-line error otherwise)."""
+    """Strictly load ``state`` into ``model`` after :func:`check_state_dict` and :func:`check_finite_state`
+    (one-line error otherwise)."""
     check_state_dict(model, state, source)
+    check_finite_state(state, source)
     model.load_state_dict(state, strict=True)
 
 
