@@ -194,6 +194,10 @@ def read_pyskl(path, split: str, num_joints: int) -> Samples:
         kp = kp[:, : int(ann.get("total_frames", kp.shape[1]))]
         xs.append(np.ascontiguousarray(kp.transpose(3, 1, 2, 0), dtype=np.float32))
         ys.append(ann["label"]), ns.append(ann["frame_dir"])
+    if not xs:  # else an empty split surfaces later as a misleading batch-size error
+        example = f" (e.g. '{sorted(map(str, wanted))[0]}')" if wanted else ""
+        raise CPMError(f"{path}: split '{split}' names {len(wanted)} sample(s){example} but none matches the "
+                       f"frame_dir of an annotation")
     xs, ys, ns, skipped = _in_memory_checks(xs, ys, ns, str(path))
     return Samples(xs, _as_labels(np.asarray(ys, dtype=np.int64), str(path)), str(path), names=ns, num_skipped=skipped)
 
