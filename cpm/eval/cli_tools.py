@@ -34,8 +34,13 @@ def ensemble_main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
     p.add_argument("--out", required=True, help="output folder of the ensemble")
+    p.add_argument("--force", action="store_true", help="allow --out to be one of the member folders (overwrites it)")
     add_debug_argument(p)
     args = p.parse_args(argv)
+    member = next((run for run in args.runs if Path(run).resolve() == Path(args.out).resolve()), None)
+    if member is not None and not args.force:
+        raise CPMError(f"--out {args.out}: is the ensemble member {member}; writing there would overwrite its "
+                       f"scores and results; choose another --out (or pass --force)")
     loaded = [(run, *load_scores(run)) for run in args.runs]
     total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded])
     recs = [rec for *_, rec in loaded]
