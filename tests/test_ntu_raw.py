@@ -230,3 +230,26 @@ def test_longer_than_max_frames_is_resampled(tmp_path):
     assert (report.written, report.resized, report.empty) == (1, 1, ["b"])
     np.testing.assert_allclose(np.load(tmp_path / "train_data.npy")[0], resize_frames(a, 50), atol=1e-6)
     assert pickle.load(open(tmp_path / "train_label.pkl", "rb")) == (["a"], [3])
+
+
+def test_interrupted_rerun_keeps_the_finished_output(tmp_path, monkeypatch):
+    import hashlib
+    from pathlib import Path
+
+    from cpm.data import ntu_prepare
+    from cpm.data.ntu_raw import load_ntu_sample
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    _tree(raw, np.random.default_rng(1))
+    prepare_ntu(raw, out, "xsub", frames=16, workers=1, progress=False)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
+    def killed_in_val(task):
+        if not is_training(parse_name(Path(task.source).name), "xsub"):  # train is done: it used to be in place
+            raise KeyboardInterrupt
+        return [load_ntu_sample(task.source)]
+
+    monkeypatch.setattr(ntu_prepare, "_load_task", killed_in_val)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_ntu(raw, out, "xsub", frames=16, workers=1, progress=False)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()} == before

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from cpm.data.ntu_raw import (BENCHMARKS, NAME_RE, benchmark_dataset, in_benchmark, is_training, load_ntu_sample,
                               official_missing, parse_name, read_name_list)
-from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
 from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 
@@ -83,10 +83,11 @@ def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 
             continue
         split = "train" if is_training(s, benchmark) else "val"
         tasks[split].append(Task(str(p), (p.name,), (s.label,)))  # names keep `.skeleton`, as st-gcn's pkl
-    remove_stale(out)
-    for split in ("train", "val"):
-        report.splits.append(write_split(out, split, tasks[split], _load_task, num_frames=frames,
-                                         max_frames=max_frames, workers=workers, progress=progress))
+    with staged_outputs(out):  # a re-run replaces finished outputs only once its own are complete
+        for split in ("train", "val"):
+            report.splits.append(write_split(out, split, tasks[split], _load_task, num_frames=frames,
+                                             max_frames=max_frames, workers=workers, progress=progress,
+                                             publish=False))
     return report
 
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
 from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 
@@ -134,20 +134,21 @@ def prepare_pku(skeletons: str | Path, labels: str | Path, split_file: str | Pat
         raise CPMError(f"--frames {frames} / --workers {workers}: both must be >= 1")
     train, val = read_split_file(split_file)
     report = PKUPrepareReport()
-    remove_stale(out)
-    for split, videos in (("train", train), ("val", val)):
-        tasks = []
-        for video in videos:
-            try:
-                rows = read_labels(Path(labels) / f"{video}.txt")
-            except CPMError as e:
-                report.label_errors.append(str(e))
-                continue
-            tasks.append(Task(str(Path(skeletons) / f"{video}.txt"),
-                              tuple(f"{video}_{k:03d}" for k in range(len(rows))),
-                              tuple(r[0] for r in rows), tuple((r[1], r[2]) for r in rows)))
-        report.splits.append(write_split(out, split, tasks, _load_task, num_frames=frames, max_frames=max_frames,
-                                         workers=workers, progress=progress, chunksize=1))
+    with staged_outputs(out):  # a re-run replaces finished outputs only once its own are complete
+        for split, videos in (("train", train), ("val", val)):
+            tasks = []
+            for video in videos:
+                try:
+                    rows = read_labels(Path(labels) / f"{video}.txt")
+                except CPMError as e:
+                    report.label_errors.append(str(e))
+                    continue
+                tasks.append(Task(str(Path(skeletons) / f"{video}.txt"),
+                                  tuple(f"{video}_{k:03d}" for k in range(len(rows))),
+                                  tuple(r[0] for r in rows), tuple((r[1], r[2]) for r in rows)))
+            report.splits.append(write_split(out, split, tasks, _load_task, num_frames=frames,
+                                             max_frames=max_frames, workers=workers, progress=progress, chunksize=1,
+                                             publish=False))
     return report
 
 

@@ -7,6 +7,7 @@ when the split is complete, so an interrupted run never leaves outputs that look
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import multiprocessing as mp
@@ -99,13 +100,14 @@ def split_paths(out_dir: Path, split: str) -> dict[str, Path]:
 
 def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: Callable[[Task], list], *,
                 num_frames: int = 50, max_frames: int = 300, num_joints: int = 25, max_persons: int = 2,
-                workers: int = 1, chunksize: int = 8, progress: bool = True) -> SplitReport:
+                workers: int = 1, chunksize: int = 8, progress: bool = True, publish: bool = True) -> SplitReport:
     """Parse `tasks` with `loader` (a picklable function: Task -> list of (3, T, V, M) arrays or None = empty)
-    in `workers` processes and write the split's three files atomically."""
+    in `workers` processes and write the split's three files atomically; `publish=False` leaves them under
+    their temporary names for :func:`staged_outputs` to publish together with the other splits."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = split_paths(out_dir, split)
-    tmp = {k: p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}") for k, p in final.items()}
+    tmp = {k: _tmp_path(p) for k, p in final.items()}
     total = sum(len(t.names) for t in tasks)
     data = np.lib.format.open_memmap(tmp["data"], mode="w+", dtype=np.float32,
                                      shape=(total, 3, max_frames, num_joints, max_persons))
@@ -149,17 +151,42 @@ def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: 
         if pool:
             pool.terminate()
             pool.join()
-    for key in ("data", "position", "label"):  # label last: readers need it, so a cut here reads as incomplete
-        os.replace(tmp[key], final[key])
+    if publish:
+        publish_splits(out_dir, (split,))
     return report
 
 
+def _tmp_path(p: Path) -> Path:
+    return p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}")
+
+
+def publish_splits(out_dir: str | Path, splits: Sequence[str]) -> None:
+    """Rename the finished temporary files of `splits` into place (labels last: readers need them, so a cut
+    here reads as incomplete rather than finished)."""
+    paths = [split_paths(Path(out_dir), split) for split in splits]
+    for key in ("data", "position", "label"):
+        for final in paths:
+            os.replace(_tmp_path(final[key]), final[key])
+
+
 def remove_stale(out_dir: str | Path, splits: Sequence[str] = ("train", "val")) -> None:
-    """Delete finished outputs of `splits` before a new run, so a crash cannot leave old and new mixed."""
+    """Delete temporary files of `splits` that an interrupted run left (finished outputs are kept)."""
     for split in splits:
         for p in split_paths(Path(out_dir), split).values():
-            p.unlink(missing_ok=True)
-            p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}").unlink(missing_ok=True)
+            _tmp_path(p).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | Path, splits: Sequence[str] = ("train", "val")):
+    """Around `write_split(..., publish=False)` calls: the old outputs of `splits` stay in place until every
+    new split is complete, then all are replaced; a failure or kill before that leaves the old ones intact."""
+    remove_stale(out_dir, splits)
+    try:
+        yield
+    except BaseException:
+        remove_stale(out_dir, splits)
+        raise
+    publish_splits(out_dir, splits)
 
 
 def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[str, int]:
