@@ -210,13 +210,12 @@ def validate(cfg) -> None:
     _check(e.knn_t > 0, "eval.knn_t", f"must be > 0, got {e.knn_t}")
     _check(e.batch_size >= 2, "eval.batch_size", f"must be >= 2 (BatchNorm while fine-tuning), got {e.batch_size}")
     for kind in ("linear", "finetune"):
-        _check(getattr(e, f"{kind}_epochs") >= 1, f"eval.{kind}_epochs", f"must be >= 1, got {getattr(e, f'{kind}_epochs')}")
-        _check(getattr(e, f"{kind}_lr") > 0, f"eval.{kind}_lr", f"must be > 0, got {getattr(e, f'{kind}_lr')}")
-        _check(0 <= getattr(e, f"{kind}_momentum") < 1, f"eval.{kind}_momentum",
-               f"must be in [0, 1), got {getattr(e, f'{kind}_momentum')}")
-        _check(getattr(e, f"{kind}_weight_decay") >= 0, f"eval.{kind}_weight_decay",
-               f"must be >= 0, got {getattr(e, f'{kind}_weight_decay')}")
-        stones = getattr(e, f"{kind}_milestones")
+        epochs, lr, mom, wd, stones = (getattr(e, f"{kind}_{k}") for k in
+                                       ("epochs", "lr", "momentum", "weight_decay", "milestones"))
+        _check(epochs >= 1, f"eval.{kind}_epochs", f"must be >= 1, got {epochs}")
+        _check(lr > 0, f"eval.{kind}_lr", f"must be > 0, got {lr}")
+        _check(0 <= mom < 1, f"eval.{kind}_momentum", f"must be in [0, 1), got {mom}")
+        _check(wd >= 0, f"eval.{kind}_weight_decay", f"must be >= 0, got {wd}")
         _check(all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stones),
                f"eval.{kind}_milestones", f"expected a list of epochs >= 1, got {stones}")
     lg = cfg.logging
