@@ -1,5 +1,5 @@
 """Helpers of the fault-injection tests: a tiny pretraining config, folder digests, the 'ended cleanly' check,
-and a read-only tmpfs (root ignores file permissions, so a read-only mount is the only honest refusal)."""
+and a small tmpfs, full or read-only (root ignores file permissions: a read-only mount is an honest refusal)."""
 from __future__ import annotations
 
 import contextlib
@@ -55,16 +55,16 @@ def _mount(*args: str) -> bool:
 
 
 @contextlib.contextmanager
-def read_only_tmpfs(path: Path, populate=None):
-    """Mount a small tmpfs at `path`, let `populate(path)` write into it, remount it read-only, yield `path`;
-    skips the test where mounting is not allowed (not root, no CAP_SYS_ADMIN)."""
+def tmpfs(path: Path, populate=None, read_only: bool = True, size: str = "32m"):
+    """Mount a tmpfs of `size` at `path`, let `populate(path)` write into it, remount it read-only (unless not
+    `read_only`), yield `path`; skips the test where mounting is not allowed (not root, no CAP_SYS_ADMIN)."""
     path.mkdir(parents=True, exist_ok=True)
-    if not _mount("-t", "tmpfs", "-o", "size=32m", "tmpfs", str(path)):
+    if not _mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)):
         pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)")
     try:
         if populate is not None:
             populate(path)
-        if not _mount("-o", "remount,ro", str(path)):
+        if read_only and not _mount("-o", "remount,ro", str(path)):
             pytest.skip("cannot remount the tmpfs read-only here")
         yield path
     finally:

@@ -1,5 +1,5 @@
 """Fault injection: kills during checkpoint writes, read-only output folders, NaN samples read by DataLoader
-workers. Each case checks the exit code, the absence of a traceback, the culprit named, and the files that
+workers, a full disk. Each case checks the exit code, the absence of a traceback, the culprit named, and the files that
 must survive (by hash)."""
 import os
 import random
@@ -16,7 +16,7 @@ from cpm.eval.cli import linear_main
 from cpm.train import checkpoint as ck
 from cpm.train.cli import main as pretrain_main
 from eval_fixtures import tiny_config_dict, tiny_setup, write_arrays, write_config
-from fault_helpers import assert_clean_end, digest, read_only_tmpfs, tiny_pretrain_config
+from fault_helpers import assert_clean_end, digest, tiny_pretrain_config, tmpfs
 
 EXIT_USER, EXIT_OS = 2, 3
 
@@ -72,7 +72,7 @@ def ro_run(tmp_path):
     def populate(ro):
         assert pretrain_main(["--config", str(cfg), "--out", str(ro / "run")]) == 0
 
-    with read_only_tmpfs(tmp_path / "ro", populate) as ro:
+    with tmpfs(tmp_path / "ro", populate) as ro:
         yield cfg, ro / "run", digest(ro)
 
 
@@ -92,10 +92,28 @@ def test_read_only_prepare_and_eval_outputs(tmp_path, capsys):
     raw.mkdir()
     write_skeleton(raw / "S001C001P001R001A001.skeleton", random_sequence(np.random.default_rng(0), 6))
     cfg, ckpt, _ = tiny_setup(tmp_path)
-    with read_only_tmpfs(tmp_path / "ro") as ro:
+    with tmpfs(tmp_path / "ro") as ro:
         code = prepare_ntu_main(["--raw", str(raw), "--out", str(ro / "ntu"), "--benchmark", "xsub", "--workers",
                                  "1", "--no-progress"])
         assert_clean_end(code, capsys.readouterr().err, EXIT_OS, "Read-only file system", str(ro / "ntu"))
         code = linear_main(["--config", str(cfg), "--checkpoint", str(ckpt), "--device", "cpu", "--no-progress",
                             "--out", str(ro / "linear")])  # refused before the evaluation runs
         assert_clean_end(code, capsys.readouterr().err, EXIT_OS, "Read-only file system", str(ro / "linear"))
+
+
+def test_full_disk_during_checkpoint_write_keeps_the_last_checkpoint(tmp_path, capsys):
+    cfg = tiny_pretrain_config(tmp_path / "cfg")
+
+    def populate(mount):  # a finished epoch, then the disk filled up to 60 kB (a checkpoint needs ~300 kB)
+        assert pretrain_main(["--config", str(cfg), "--out", str(mount / "run")]) == 0
+        st = os.statvfs(mount)
+        (mount / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 60_000))
+
+    with tmpfs(tmp_path / "full", populate, read_only=False, size="2m") as full:
+        kept = {k: v for k, v in digest(full / "run").items() if k.endswith(".pt")}
+        capsys.readouterr()
+        code = pretrain_main(["--config", str(cfg), "--out", str(full / "run"), "--resume", "auto",
+                              "--set", "train.epochs=2"])
+        assert_clean_end(code, capsys.readouterr().err, EXIT_OS, "No space left on device", str(full / "run"))
+        assert {k: v for k, v in digest(full / "run").items() if k.endswith(".pt")} == kept
+        assert not list((full / "run").glob(".*.tmp"))

@@ -65,8 +65,10 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:  # e.g. a full disk: name the file being written
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
     try:  # persist the rename itself (POSIX); not supported everywhere, harmless to skip
         dir_fd = os.open(path.parent, os.O_RDONLY)
