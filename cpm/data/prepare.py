@@ -3,7 +3,8 @@
 One split = `{split}_data.npy` (N, 3, max_frames, V, M) float32, `{split}_position.npy` (N, 3, frames, V, M) and
 `{split}_label.pkl` = (sample_names, labels). Tasks are parsed in a process pool (ordered, chunked), results are
 written through `np.lib.format.open_memmap` (flat memory) into temporary files that are renamed into place only
-when the split is complete, so an interrupted run never leaves outputs that look finished.
+when the split is complete (`staged_outputs`: when every split is), so an interrupted run never leaves outputs
+that look finished, and a re-run keeps the previous outputs until its own are complete.
 """
 from __future__ import annotations
 

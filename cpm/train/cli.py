@@ -15,7 +15,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="run folder (default: train.out_dir of the config)")
     p.add_argument("--resume", default=None, metavar="auto|PATH",
                    help="continue a run: 'auto' = <out>/last.pt if present, or a checkpoint path")
-    p.add_argument("--force", action="store_true", help="overwrite the checkpoints of another run in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace another run in --out (its checkpoints, metrics and TensorBoard events)")
     add_debug_argument(p)
     return p.parse_args(argv)
 
