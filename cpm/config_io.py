@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import fields, is_dataclass
@@ -17,18 +18,26 @@ def _suggest(key: str, valid) -> str:
     return f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(valid))}"
 
 
-def _coerce(value, typ, where: str):
-    """Check `value` against the annotated type `typ` (int accepted for float)."""
+# YAML 1.1 (PyYAML) reads `1e-4` as a string (it wants `1.0e-4`); a float key takes what a person writes
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _coerce(value, typ, where: str, problems: list):
+    """Check `value` against the annotated type `typ` (int accepted for float); a mismatch is added to
+    `problems` and the key's default is kept."""
     if is_dataclass(typ):
-        return _build(typ, value, where)
+        return _build(typ, value, where, problems)
+    if typ is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)
     if typing.get_origin(typ) in (typing.Union, types.UnionType):  # e.g. bool | str: the first that fits
         for option in typing.get_args(typ):
-            try:
-                return _coerce(value, option, where)
-            except CPMError:
-                pass
+            trial = []
+            out = _coerce(value, option, where, trial)
+            if not trial:
+                return out
         names = " or ".join(t.__name__ for t in typing.get_args(typ))
-        raise CPMError(f"config key '{where}': expected {names}, got {type(value).__name__} {value!r}")
+        problems.append(f"config key '{where}': expected {names}, got {type(value).__name__} {value!r}")
+        return _SKIP
     ok = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -37,22 +46,43 @@ def _coerce(value, typ, where: str):
         list: lambda v: isinstance(v, list),
     }[typ]
     if not ok(value):
-        raise CPMError(f"config key '{where}': expected {typ.__name__}, got {type(value).__name__} {value!r}")
+        problems.append(f"config key '{where}': expected {typ.__name__}, got {type(value).__name__} {value!r}")
+        return _SKIP
     return float(value) if typ is float else value
 
 
-def _build(cls, data, where: str = ""):
+_SKIP = object()  # a value that failed its type check: the default stays while the other keys are checked
+
+
+def _build(cls, data, where: str = "", problems: list | None = None):
+    """`cls(**data)` with every key checked; all problems of the tree are raised together, one line."""
+    top = problems is None
+    problems = [] if top else problems
+    kwargs = {}
     if not isinstance(data, dict):
-        raise CPMError(f"config section '{where or 'top level'}': expected a mapping, got {type(data).__name__}")
+        problems.append(f"config section '{where or 'top level'}': expected a mapping, got {type(data).__name__}")
+        data = {}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in fields(cls)}
-    kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else str(key)
         if key not in names:
-            raise CPMError(f"unknown config key '{path}'{_suggest(str(key), names)}")
-        kwargs[key] = _coerce(value, hints[key], path)
+            problems.append(f"unknown config key '{path}'{_suggest(str(key), names)}")
+            continue
+        value = _coerce(value, hints[key], path, problems)
+        if value is not _SKIP:
+            kwargs[key] = value
+    if top:
+        _raise_all(problems)
     return cls(**kwargs)
+
+
+def _raise_all(problems: list) -> None:
+    """One CPMError carrying every problem found (a person fixes them in one pass, not one per run)."""
+    if len(problems) == 1:
+        raise CPMError(problems[0])
+    if problems:
+        raise CPMError(f"{len(problems)} config problems: " + "; ".join(problems))
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -121,14 +151,23 @@ def load_config(path, overrides=()):
     return config_from_dict(apply_overrides(_read_yaml(Path(path)), overrides))
 
 
-def _check(cond: bool, key: str, msg: str) -> None:
-    if not cond:
-        raise CPMError(f"config key '{key}': {msg}")
+DEVICE_RE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+class _Problems(list):
+    """`check(cond, key, msg)` records a problem instead of raising, so `validate` reports all at once."""
+
+    def __call__(self, cond: bool, key: str, msg: str) -> bool:
+        if not cond:
+            self.append(f"config key '{key}': {msg}")
+        return bool(cond)
 
 
 def validate(cfg) -> None:
-    """Value checks that single types cannot express (one-line errors naming the key)."""
-    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    """Value checks that single types cannot express: every range and cross-key rule is checked and all
+    problems are raised together (one line, each naming its key)."""
+    d, m, lo, o, t, e = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train, cfg.eval
+    _check = _Problems()
     _check(d.format in ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"), "data.format",
            f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
     _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
@@ -146,6 +185,19 @@ def validate(cfg) -> None:
     _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
+    _check(d.num_classes >= 0, "data.num_classes", f"must be >= 0 (0 = from the data), got {d.num_classes}")
+    _check(d.num_workers >= 0, "data.num_workers", f"must be >= 0 (0 = load in the main process), got {d.num_workers}")
+    a = d.augment
+    for key in ("shear", "rotation", "noise_std"):
+        _check(getattr(a, key) >= 0, f"data.augment.{key}", f"must be >= 0 (0 = off), got {getattr(a, key)}")
+    _check(a.crop_pad_ratio >= 0, "data.augment.crop_pad_ratio", f"must be >= 0 (0 = off), got {a.crop_pad_ratio}")
+    _check(0 <= a.joint_mask_prob < 1, "data.augment.joint_mask_prob", f"must be in [0, 1), got {a.joint_mask_prob}")
+    _check(0 <= a.crop_resize_min <= 1, "data.augment.crop_resize_min", f"must be in [0, 1], got {a.crop_resize_min}")
+    _check(m.in_channels >= 1, "model.in_channels", f"must be >= 1, got {m.in_channels}")
+    for key in ("hidden_channels", "hidden_dim", "proj_hidden", "proj_dim", "pred_hidden"):
+        _check(getattr(m, key) >= 1, f"model.{key}", f"must be >= 1, got {getattr(m, key)}")
+    _check(m.temporal_kernel >= 1 and m.temporal_kernel % 2 == 1, "model.temporal_kernel",
+           f"must be an odd number >= 1 (same-length padding), got {m.temporal_kernel}")
     _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")
     _check(m.init in ("pytorch", "lineage"), "model.init", f"expected pytorch|lineage, got '{m.init}'")
     _check(m.graph_strategy in ("uniform", "distance", "spatial"), "model.graph_strategy",
@@ -154,22 +206,49 @@ def validate(cfg) -> None:
     _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}")
     _check(lo.tau > 0, "loss.tau", f"must be > 0, got {lo.tau}")
     _check(lo.tau_target > 0, "loss.tau_target", f"must be > 0, got {lo.tau_target}")
-    _check(lo.queue_size >= 1, "loss.queue_size", f"must be >= 1, got {lo.queue_size}")
-    _check(0 <= lo.topk <= lo.queue_size, "loss.topk", f"must be in [0, loss.queue_size={lo.queue_size}], got {lo.topk}")
-    _check(0 <= lo.pe_start_epoch <= t.epochs, "loss.pe_start_epoch",
-           f"must be in [0, train.epochs={t.epochs}], got {lo.pe_start_epoch}")
+    # a rule that compares with another key is checked only once that key is valid, so it never takes the blame
+    if _check(lo.queue_size >= 1, "loss.queue_size", f"must be >= 1, got {lo.queue_size}"):
+        _check(0 <= lo.topk <= lo.queue_size, "loss.topk",
+               f"must be in [0, loss.queue_size={lo.queue_size}], got {lo.topk}")
     _check(o.name in ("lars", "sgd"), "optim.name", f"expected lars|sgd, got '{o.name}'")
-    _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
-    _check(0 <= cfg.schedule.warmup_epochs <= t.epochs, "schedule.warmup_epochs",
-           f"must be in [0, train.epochs={t.epochs}], got {cfg.schedule.warmup_epochs}")
-    _check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
+    if _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}"):
+        _check(0 <= o.final_lr <= o.lr, "optim.final_lr",
+               f"must be in [0, optim.lr={o.lr}] (the cosine decays from lr down to it), got {o.final_lr}")
+    _check(0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}")
+    _check(o.weight_decay >= 0, "optim.weight_decay", f"must be >= 0, got {o.weight_decay}")
+    _check(o.trust_coefficient > 0, "optim.trust_coefficient", f"must be > 0, got {o.trust_coefficient}")
+    if _check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}"):
+        _check(0 <= lo.pe_start_epoch <= t.epochs, "loss.pe_start_epoch",
+               f"must be in [0, train.epochs={t.epochs}], got {lo.pe_start_epoch}")
+        _check(0 <= cfg.schedule.warmup_epochs <= t.epochs, "schedule.warmup_epochs",
+               f"must be in [0, train.epochs={t.epochs}], got {cfg.schedule.warmup_epochs}")
     _check(t.batch_size >= 2, "train.batch_size", f"must be >= 2 (BatchNorm), got {t.batch_size}")
+    _check(bool(DEVICE_RE.fullmatch(t.device)), "train.device", f"expected auto|cpu|cuda|cuda:N, got '{t.device}'")
     _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
     _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
-    e = cfg.eval
     _check(e.report in ("last", "best"), "eval.report", f"expected last|best, got '{e.report}'")
     _check(e.linear_test_every >= 1, "eval.linear_test_every", f"must be >= 1, got {e.linear_test_every}")
     _check(0 <= e.mining_k <= lo.queue_size, "eval.mining_k",
            f"must be in [0, loss.queue_size={lo.queue_size}], got {e.mining_k}")
+    _check(bool(t.out_dir.strip()), "train.out_dir", "must name a folder, got an empty string")
+    _check(e.knn_every >= 0, "eval.knn_every", f"must be >= 0 (0 = off), got {e.knn_every}")
+    _check(e.knn_k >= 1, "eval.knn_k", f"must be >= 1, got {e.knn_k}")
+    _check(e.knn_t > 0, "eval.knn_t", f"must be > 0, got {e.knn_t}")
+    _check(e.batch_size >= 2, "eval.batch_size", f"must be >= 2 (BatchNorm while fine-tuning), got {e.batch_size}")
+    for kind in ("linear", "finetune"):
+        epochs, lr, mom, wd, stones = (getattr(e, f"{kind}_{k}") for k in
+                                       ("epochs", "lr", "momentum", "weight_decay", "milestones"))
+        _check(epochs >= 1, f"eval.{kind}_epochs", f"must be >= 1, got {epochs}")
+        _check(lr > 0, f"eval.{kind}_lr", f"must be > 0, got {lr}")
+        _check(0 <= mom < 1, f"eval.{kind}_momentum", f"must be in [0, 1), got {mom}")
+        _check(wd >= 0, f"eval.{kind}_weight_decay", f"must be >= 0, got {wd}")
+        _check(all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in stones),
+               f"eval.{kind}_milestones", f"expected a list of epochs >= 1, got {stones}")
+    lg = cfg.logging
+    _check(lg.log_every >= 1, "logging.log_every", f"must be >= 1 (steps between scalars), got {lg.log_every}")
     if d.layout == "custom":
-        get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)
+        try:
+            get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)
+        except CPMError as err:
+            _check.append(str(err))
+    _raise_all(_check)

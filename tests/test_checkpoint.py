@@ -96,3 +96,15 @@ def test_unwrap_compiled_and_ddp_like():
             self.module = inner
 
     assert ck.unwrap(Wrap()) is inner
+
+
+def test_nan_weights_are_reported_as_nan_weights():
+    model = nn.Linear(2, 3)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["bias"][1] = float("nan")
+    with pytest.raises(CPMError, match=r"^checkpoint run/last.pt: NaN/inf weights in 1 of 2 tensors \(e.g. bias\); "
+                                       r"the run that wrote it diverged"):
+        ck.load_model_state(model, state, "run/last.pt")
+    state["bias"][1] = 0.0
+    ck.load_model_state(model, state, "run/last.pt")
+    assert model.bias[1].item() == 0.0

@@ -1,8 +1,12 @@
 """Config loading: inheritance, overrides, one-line errors."""
+from pathlib import Path
+
 import pytest
 
 from cpm.config import Config, config_from_dict, load_config
 from cpm.errors import CPMError
+
+DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 
 def _write(path, text):
@@ -64,3 +68,54 @@ def test_missing_file_and_bad_override(tmp_path):
         load_config(good, ["optim.lr"])
     with pytest.raises(CPMError, match="did you mean 'lr'"):
         load_config(good, ["optim.lrr=1"])
+
+
+@pytest.mark.parametrize("override, msg", [
+    ("train.epochs=-1", r"^config key 'train.epochs': must be >= 1, got -1$"),  # not pe_start_epoch's fault
+    ("optim.final_lr=-0.001", r"'optim.final_lr': must be in \[0, optim.lr=0.5\]"),
+    ("optim.final_lr=0.6", r"'optim.final_lr': must be in \[0, optim.lr=0.5\]"),
+    ("logging.log_every=0", "'logging.log_every': must be >= 1"),
+    ("data.num_workers=-1", "'data.num_workers': must be >= 0"),
+    ("eval.knn_k=0", "'eval.knn_k': must be >= 1"),
+    ("train.device=gpu", "'train.device': expected auto|cpu|cuda|cuda:N, got 'gpu'"),
+    ("model.temporal_kernel=4", "'model.temporal_kernel': must be an odd number"),
+    ("eval.linear_milestones=[0]", "'eval.linear_milestones': expected a list of epochs >= 1"),
+])
+def test_value_checks_name_the_key(override, msg):
+    with pytest.raises(CPMError, match=msg) as err:
+        load_config(DEMO, [override])
+    assert "\n" not in str(err.value)
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(CPMError) as err:
+        load_config(DEMO, ["train.epochs=-1", "eval.knn_k=0", "optim.lrr=1", "loss.tau=x"])
+    text = str(err.value)
+    assert text.startswith("2 config problems:")  # type problems first: ranges of defaults would mislead
+    assert "'optim.lrr'" in text and "'loss.tau': expected float, got str 'x'" in text
+    with pytest.raises(CPMError, match=r"^2 config problems: .*'train.epochs'.*'eval.knn_k'"):
+        load_config(DEMO, ["train.epochs=-1", "eval.knn_k=0"])
+
+
+def test_yaml_1_1_exponent_floats_are_floats(tmp_path):
+    # PyYAML reads 1e-4 and 5E-3 as strings (YAML 1.1 wants a dot); a float key accepts what a person writes
+    cfg = load_config(_write(tmp_path / "c.yaml", "optim:\n  weight_decay: 1e-4\n  final_lr: 5E-3\n"),
+                      ["loss.tau=2e-1"])
+    assert (cfg.optim.weight_decay, cfg.optim.final_lr, cfg.loss.tau) == (1e-4, 5e-3, 0.2)
+    with pytest.raises(CPMError, match="'train.epochs': expected int, got str '1e3'"):
+        load_config(_write(tmp_path / "d.yaml", "train:\n  epochs: 1e3\n"))
+
+
+def test_device_must_exist_on_this_machine(monkeypatch):
+    from cpm.train import distributed
+
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
+    for name in ("cuda", "cuda:7"):
+        with pytest.raises(CPMError, match=f"^train.device '{name}': CUDA is not available on this machine"):
+            distributed.pick_device(name)
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(distributed.torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(CPMError, match=r"^--device 'cuda:7': this machine has 2 CUDA device\(s\), cuda:0..cuda:1"):
+        distributed.pick_device("cuda:7", key="--device")
+    assert distributed.pick_device("cuda:1").index == 1
+    assert distributed.pick_device("cpu").type == "cpu"

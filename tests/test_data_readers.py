@@ -354,3 +354,10 @@ def test_msr_real_recordings():
     assert x.shape == (3, 50, 20, 1)
     np.testing.assert_allclose(x[..., 0], ref.numpy().transpose(0, 2, 1), atol=1e-5)
     assert x[1, 0, 19, 0] > x[1, 0, 2, 0]  # the head (joint 20) is above the shoulder centre (joint 3)
+
+
+def test_pyskl_split_naming_no_annotation_names_the_split(tmp_path):
+    path = tmp_path / "p.pkl"
+    pyskl_file(path, [ann("a", 0, np.ones((1, 4, 25, 3), np.float32))], {"train": ["S001_x", "S002_y"]})
+    with pytest.raises(CPMError, match=r"p.pkl: split 'train' lists 2 clip\(s\) without an annotation, e.g. 'S001_x'"):
+        build_dataset(DataConfig(format="pyskl", root=str(path), num_frames=4), "train")

@@ -137,3 +137,15 @@ def test_incompatible_data_is_one_line_error(tiny, tmp_path):
     other = replace(cfg, data=replace(cfg.data, max_persons=1))
     with pytest.raises(CPMError, match="max_persons=2"):
         load_eval_encoder(other, ckpt)
+
+
+def test_test_label_unseen_in_training_is_an_error():
+    from types import SimpleNamespace
+
+    from cpm.eval.features import num_classes_of
+
+    train = SimpleNamespace(labels=np.array([0, 1, 1, 2]), num_classes=3)
+    assert num_classes_of(train, SimpleNamespace(labels=np.array([2, 0]), num_classes=3)) == 3
+    test = SimpleNamespace(labels=np.array([0, 4, 4, 3]), num_classes=5)
+    with pytest.raises(CPMError, match=r"^test split: label\(s\) 3, 4 \(3 clips\) never occur in the training split"):
+        num_classes_of(train, test)

@@ -309,3 +309,26 @@ def test_prepare_ntu_bodies_and_rotation_options_on_genuine_files(shared_data, t
         main([*args, "--out", str(tmp_path / "x"), "--bodies", "first"])
     with pytest.raises(CPMError, match="--rotation 'sum'"):
         prepare_ntu(raw, tmp_path / "x", "xsub", rotation="sum")
+
+
+def test_interrupted_rerun_keeps_the_finished_output(tmp_path, monkeypatch):
+    import hashlib
+    from pathlib import Path
+
+    from cpm.data import ntu_prepare
+    from cpm.data.ntu_raw import load_ntu_sample
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    _tree(raw, np.random.default_rng(1))
+    prepare_ntu(raw, out, "xsub", frames=16, workers=1, progress=False)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
+    def killed_in_val(task):
+        if not is_training(parse_name(Path(task.source).name), "xsub"):  # train is done: it used to be in place
+            raise KeyboardInterrupt
+        return [load_ntu_sample(task.source)]
+
+    monkeypatch.setattr(ntu_prepare, "_load_task", killed_in_val)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_ntu(raw, out, "xsub", frames=16, workers=1, progress=False)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()} == before

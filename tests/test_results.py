@@ -127,3 +127,17 @@ def test_sweep_points_read_the_pretraining_config():
     pts = sweep_points(recs, "loss.topk")
     assert pts == {"ntu60-xview": {50: 80.0, 100: 84.0, 200: 83.0}, "ntu60-xsub": {100: 70.0}}  # latest wins
     assert sweep_points(recs, "loss.topk", "knn") == {"ntu60-xview": {100: 10.0}}
+
+
+@pytest.mark.parametrize("record, msg", [
+    ({"protocol": "linear", "metrics": [1]}, "field 'metrics' must be a mapping, got list"),
+    ({"protocol": "linear", "metrics": {"top1": "87.5"}}, "field 'metrics.top1' must be a number, got str '87.5'"),
+    ({"protocol": 3, "metrics": {}}, "field 'protocol' must be a string, got int 3"),
+    ({"protocol": "semi", "metrics": {}, "fraction": "1%"}, "field 'fraction' must be a number, got str '1%'"),
+    ({"protocol": "linear", "metrics": {"top1": True}}, "field 'metrics.top1' must be a number, got bool True"),
+])
+def test_wrong_typed_results_are_one_line_errors(tmp_path, record, msg):
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    with pytest.raises(CPMError) as err:
+        load_results([tmp_path])
+    assert msg in str(err.value) and "\n" not in str(err.value)

@@ -50,3 +50,11 @@ def test_index_file_round_trip(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CPMError, match="bad.json: not a valid subset record"):
         load_subset(tmp_path / "bad.json")
+
+
+def test_subset_of_another_fraction_is_refused(tmp_path):
+    path = save_subset(tmp_path / "s.json", label_subset(LABELS, 0.5, seed=1), fraction=0.5, seed=1, num_samples=16)
+    assert load_subset(path, num_samples=16, fraction=0.5).size == 9  # half-up per class
+    with pytest.raises(CPMError, match=r"holds a 50% label subset \(9 clips\) but --fraction is 0.01 \(1%\); "
+                                       r"pass --fraction 0.5"):
+        load_subset(path, num_samples=16, fraction=0.01)

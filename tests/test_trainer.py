@@ -158,3 +158,49 @@ def test_cli_one_line_errors_and_paths(tmp_path, capsys):
     assert f"checkpoint: {out_dir / 'last.pt'}" in printed and str(out_dir / "tb") in printed
     assert any((out_dir / "tb").iterdir())
     assert cli_main(["--config", str(cfg_file), "--out", str(out_dir)]) == 2  # refuses to overwrite
+
+
+def _digest(folder) -> dict:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_resume_auto_without_last_keeps_the_run(tmp_path):
+    trainer.pretrain(tiny(epochs=2), tmp_path)  # keeps epoch_0002.pt (save_every 2) and last.pt
+    (tmp_path / "last.pt").unlink()
+    before = _digest(tmp_path)
+    with pytest.raises(CPMError, match=r"--resume auto: .* has no last.pt but holds epoch_0002.pt, metrics.jsonl.*"
+                                       r"--resume .*epoch_0002.pt.*--force"):
+        trainer.pretrain(tiny(epochs=2), tmp_path, resume="auto")
+    assert _digest(tmp_path) == before
+
+
+def test_resume_into_another_runs_folder_is_refused(tmp_path):
+    trainer.pretrain(tiny(epochs=1), tmp_path / "a")
+    trainer.pretrain(tiny(epochs=1), tmp_path / "b")
+    before = _digest(tmp_path / "b")
+    with pytest.raises(CPMError, match=r"--out .*b: holds another run \(last.pt, metrics.jsonl\); resuming"):
+        trainer.pretrain(tiny(epochs=2), tmp_path / "b", resume=str(tmp_path / "a" / "last.pt"))
+    assert _digest(tmp_path / "b") == before
+    trainer.pretrain(tiny(epochs=2), tmp_path / "b", resume=str(tmp_path / "a" / "last.pt"), force=True)
+    assert [r["epoch"] for r in read_metrics(tmp_path / "b" / "metrics.jsonl", "epoch")] == [1]  # b's run replaced
+
+
+def test_stale_checkpoint_temps_are_removed_at_start(tmp_path):
+    trainer.pretrain(tiny(epochs=1), tmp_path)
+    (tmp_path / ".last.pt.ab12_x9z.tmp").write_bytes(b"half a checkpoint")
+    (tmp_path / "notes.tmp").write_text("not ours")
+    trainer.pretrain(tiny(epochs=2), tmp_path, resume="auto")
+    assert not (tmp_path / ".last.pt.ab12_x9z.tmp").exists() and (tmp_path / "notes.tmp").exists()
+
+
+def test_resume_with_another_batch_size_keeps_the_schedule_position(tmp_path):
+    trainer.pretrain(tiny(epochs=4), tmp_path, stop_after=2)  # batch 16: 3 steps per epoch
+    cfg = tiny(epochs=4)
+    cfg.train.batch_size = 8  # 6 steps per epoch: epoch 3 starts at schedule step 12 of 24, not at step 6
+    trainer.pretrain(cfg, tmp_path, resume="auto")
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")][6:]
+    # warmup 1 epoch (6 steps), cosine over the next 18: epoch 3 starts 6/18 = 1/3 into the cosine,
+    # lr = 0.005 + 0.495 * (1 + cos(pi / 3)) / 2 = 0.37625 (the old step-based schedule restarted at the 0.5 peak)
+    assert len(lrs) == 12 and lrs[0] == pytest.approx(0.37625) and all(a > b for a, b in zip(lrs, lrs[1:]))

@@ -13,6 +13,7 @@ import torch
 from cpm.bench import report
 from cpm.bench.setup import SECTIONS, BenchOptions, make_config, pick_threads, write_arrays
 from cpm.bench.timing import machine_info
+from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
 from cpm.errors import CPMError
 
 
@@ -35,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--prep-files", type=int, help="generated .skeleton files for the preparation benchmark")
     p.add_argument("--mem-gb", type=float, help="size of the memory-mapped array of the memory section (default 1)")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="config overrides (e.g. model.hidden_channels=4 for smoke tests)")
+    add_set_argument(p, "model.hidden_channels=4 (smoke tests)")
+    add_debug_argument(p)
     return p.parse_args(argv)
 
 
@@ -96,22 +97,20 @@ def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dic
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    return run_guarded(lambda: _run(args, argv), argv)
+
+
+def _run(args: argparse.Namespace, argv) -> int:
     name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda: no CUDA device is available (use --device cpu)", file=sys.stderr)
-        return 2
+        raise CPMError("--device cuda: no CUDA device is available (use --device cpu)")
     device = torch.device(name)
     given = {k: getattr(args, k) for k in ("batch", "steps", "warmup", "rounds", "workers", "train_samples",
                                            "eval_samples", "eval_epochs", "prep_files", "mem_gb")}
     opts = BenchOptions.for_device(device, args.quick, overrides=args.overrides,
                                    sections=tuple(args.only or SECTIONS), **given)
-    threads = args.threads
     command = "python scripts/benchmark.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-    try:
-        results = run(opts, threads, command.strip())
-    except CPMError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    results = run(opts, args.threads, command.strip())
     out = Path(args.json or f"runs/benchmark/benchmark_{name}{'_quick' if args.quick else ''}.json")
     report.write_json(results, out)
     print(report.table(results))

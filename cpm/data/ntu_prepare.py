@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from cpm.cli_common import add_debug_argument
 from cpm.data.normalize import ROTATIONS
 from cpm.data.ntu_raw import (BENCHMARKS, BODY_RULES, NAME_RE, benchmark_dataset, in_benchmark, is_training,
                               load_ntu_sample, official_missing, parse_name, read_name_list)
-from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
 from cpm.errors import CPMError
 
 
@@ -90,11 +91,11 @@ def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 
             continue
         split = "train" if is_training(s, benchmark) else "val"
         tasks[split].append(Task(str(p), (p.name,), (s.label,), bodies))  # names keep `.skeleton`, as st-gcn's pkl
-    remove_stale(out)
-    for split in ("train", "val"):
-        report.splits.append(write_split(out, split, tasks[split], _load_task, num_frames=frames,
-                                         max_frames=max_frames, workers=workers, progress=progress,
-                                         rotation=rotation))
+    with staged_outputs(out):  # a re-run replaces finished outputs only once its own are complete
+        for split in ("train", "val"):
+            report.splits.append(write_split(out, split, tasks[split], _load_task, num_frames=frames,
+                                             max_frames=max_frames, workers=workers, progress=progress,
+                                             rotation=rotation, publish=False))
     return report
 
 
@@ -115,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="y rotation of the position arrays: clip (default): one angle sign per clip, as the "
                          "CrosSCLR/AimCLR preprocess; frame: shoulders along x in every frame")
     ap.add_argument("--no-progress", action="store_true")
+    add_debug_argument(ap)
     args = ap.parse_args(argv)
     return run_cli(prepare_ntu, args.raw, args.out, args.benchmark, args.frames, args.workers, args.ignore_list,
                    args.max_frames, progress=not args.no_progress, bodies=args.bodies, rotation=args.rotation)

@@ -16,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.prepare import SplitReport, Task, remove_stale, run_cli, summarize, write_split
+from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
+from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 
 NUM_JOINTS, NUM_BODIES = 25, 2
@@ -133,20 +134,21 @@ def prepare_pku(skeletons: str | Path, labels: str | Path, split_file: str | Pat
         raise CPMError(f"--frames {frames} / --workers {workers}: both must be >= 1")
     train, val = read_split_file(split_file)
     report = PKUPrepareReport()
-    remove_stale(out)
-    for split, videos in (("train", train), ("val", val)):
-        tasks = []
-        for video in videos:
-            try:
-                rows = read_labels(Path(labels) / f"{video}.txt")
-            except CPMError as e:
-                report.label_errors.append(str(e))
-                continue
-            tasks.append(Task(str(Path(skeletons) / f"{video}.txt"),
-                              tuple(f"{video}_{k:03d}" for k in range(len(rows))),
-                              tuple(r[0] for r in rows), tuple((r[1], r[2]) for r in rows)))
-        report.splits.append(write_split(out, split, tasks, _load_task, num_frames=frames, max_frames=max_frames,
-                                         workers=workers, progress=progress, chunksize=1))
+    with staged_outputs(out):  # a re-run replaces finished outputs only once its own are complete
+        for split, videos in (("train", train), ("val", val)):
+            tasks = []
+            for video in videos:
+                try:
+                    rows = read_labels(Path(labels) / f"{video}.txt")
+                except CPMError as e:
+                    report.label_errors.append(str(e))
+                    continue
+                tasks.append(Task(str(Path(skeletons) / f"{video}.txt"),
+                                  tuple(f"{video}_{k:03d}" for k in range(len(rows))),
+                                  tuple(r[0] for r in rows), tuple((r[1], r[2]) for r in rows)))
+            report.splits.append(write_split(out, split, tasks, _load_task, num_frames=frames,
+                                             max_frames=max_frames, workers=workers, progress=progress, chunksize=1,
+                                             publish=False))
     return report
 
 
@@ -160,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-frames", type=int, default=300, help="frames of the data arrays; longer clips resampled")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-progress", action="store_true")
+    add_debug_argument(ap)
     args = ap.parse_args(argv)
     return run_cli(prepare_pku, args.skeletons, args.labels, args.split_file, args.out, args.frames, args.workers,
                    args.max_frames, progress=not args.no_progress)

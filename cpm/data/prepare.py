@@ -3,10 +3,12 @@
 One split = `{split}_data.npy` (N, 3, max_frames, V, M) float32, `{split}_position.npy` (N, 3, frames, V, M) and
 `{split}_label.pkl` = (sample_names, labels). Tasks are parsed in a process pool (ordered, chunked), results are
 written through `np.lib.format.open_memmap` (flat memory) into temporary files that are renamed into place only
-when the split is complete, so an interrupted run never leaves outputs that look finished.
+when the split is complete (`staged_outputs`: when every split is), so an interrupted run never leaves outputs
+that look finished, and a re-run keeps the previous outputs until its own are complete.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import multiprocessing as mp
@@ -99,14 +101,16 @@ def split_paths(out_dir: Path, split: str) -> dict[str, Path]:
 
 def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: Callable[[Task], list], *,
                 num_frames: int = 50, max_frames: int = 300, num_joints: int = 25, max_persons: int = 2,
-                workers: int = 1, chunksize: int = 8, progress: bool = True, rotation: str = "frame") -> SplitReport:
+                workers: int = 1, chunksize: int = 8, progress: bool = True, rotation: str = "frame",
+                publish: bool = True) -> SplitReport:
     """Parse `tasks` with `loader` (a picklable function: Task -> list of (3, T, V, M) arrays or None = empty)
     in `workers` processes and write the split's three files atomically (`rotation` of the position arrays:
-    see `cpm.data.normalize.align_shoulders`)."""
+    see `cpm.data.normalize.align_shoulders`); `publish=False` leaves them under their temporary names for
+    :func:`staged_outputs` to publish together with the other splits."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = split_paths(out_dir, split)
-    tmp = {k: p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}") for k, p in final.items()}
+    tmp = {k: _tmp_path(p) for k, p in final.items()}
     total = sum(len(t.names) for t in tasks)
     data = np.lib.format.open_memmap(tmp["data"], mode="w+", dtype=np.float32,
                                      shape=(total, 3, max_frames, num_joints, max_persons))
@@ -150,17 +154,42 @@ def write_split(out_dir: str | Path, split: str, tasks: Sequence[Task], loader: 
         if pool:
             pool.terminate()
             pool.join()
-    for key in ("data", "position", "label"):  # label last: readers need it, so a cut here reads as incomplete
-        os.replace(tmp[key], final[key])
+    if publish:
+        publish_splits(out_dir, (split,))
     return report
 
 
+def _tmp_path(p: Path) -> Path:
+    return p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}")
+
+
+def publish_splits(out_dir: str | Path, splits: Sequence[str]) -> None:
+    """Rename the finished temporary files of `splits` into place (labels last: readers need them, so a cut
+    here reads as incomplete rather than finished)."""
+    paths = [split_paths(Path(out_dir), split) for split in splits]
+    for key in ("data", "position", "label"):
+        for final in paths:
+            os.replace(_tmp_path(final[key]), final[key])
+
+
 def remove_stale(out_dir: str | Path, splits: Sequence[str] = ("train", "val")) -> None:
-    """Delete finished outputs of `splits` before a new run, so a crash cannot leave old and new mixed."""
+    """Delete temporary files of `splits` that an interrupted run left (finished outputs are kept)."""
     for split in splits:
         for p in split_paths(Path(out_dir), split).values():
-            p.unlink(missing_ok=True)
-            p.with_name(f"{p.stem}{TMP_TAG}{p.suffix}").unlink(missing_ok=True)
+            _tmp_path(p).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | Path, splits: Sequence[str] = ("train", "val")):
+    """Around `write_split(..., publish=False)` calls: the old outputs of `splits` stay in place until every
+    new split is complete, then all are replaced; a failure or kill before that leaves the old ones intact."""
+    remove_stale(out_dir, splits)
+    try:
+        yield
+    except BaseException:
+        remove_stale(out_dir, splits)
+        raise
+    publish_splits(out_dir, splits)
 
 
 def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[str, int]:
@@ -177,15 +206,16 @@ def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[
 
 
 def run_cli(prepare: Callable, *args, **kwargs) -> int:
-    """Run a prepare_* function for a CLI: one 'error: ...' line and exit 2 on bad input, else print the
-    report's summary and return its exit code (non-zero when some files failed)."""
+    """Run a prepare_* function for a CLI inside the shared error boundary (cpm/cli_common.py: one 'error: ...'
+    line and an exit code per kind of failure), else print the report's summary and return its exit code
+    (1 when some files failed)."""
     import sys
 
-    try:
-        report = prepare(*args, **kwargs)
-    except CPMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text, code = report.summary()
-    print(text, file=sys.stderr if code else sys.stdout)
-    return code
+    from cpm.cli_common import run_guarded
+
+    def body() -> int:
+        text, code = prepare(*args, **kwargs).summary()
+        print(text, file=sys.stderr if code else sys.stdout)
+        return code
+
+    return run_guarded(body)

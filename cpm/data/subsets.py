@@ -45,8 +45,9 @@ def save_subset(path, indices, *, fraction: float, seed: int, num_samples: int) 
     return path
 
 
-def load_subset(path, num_samples: int | None = None) -> np.ndarray:
-    """Read indices written by `save_subset`; checks they fit a dataset of `num_samples` when given."""
+def load_subset(path, num_samples: int | None = None, fraction: float | None = None) -> np.ndarray:
+    """Read indices written by `save_subset`; checks they fit a dataset of `num_samples` and were drawn as
+    `fraction` of the labels when given (a run must not be recorded as 1 % while it trained on 50 %)."""
     path = Path(path)
     if not path.is_file():
         raise CPMError(f"label subset file not found: {path} (expected JSON written by save_subset)")
@@ -54,10 +55,16 @@ def load_subset(path, num_samples: int | None = None) -> np.ndarray:
         record = json.loads(path.read_text())
         indices = np.asarray(record["indices"], dtype=np.int64)
         stored = int(record["num_samples"])
+        drawn = record.get("fraction")
+        drawn = None if drawn is None else float(drawn)
     except (ValueError, KeyError, TypeError) as err:
         raise CPMError(f"label subset file {path}: not a valid subset record ({err})") from None
     if num_samples is not None and stored != num_samples:
         raise CPMError(f"label subset file {path}: drawn from {stored} samples, but the dataset has {num_samples}")
+    if fraction is not None and drawn is not None and not np.isclose(drawn, fraction, rtol=1e-9, atol=0):
+        raise CPMError(f"--subset {path}: holds a {100 * drawn:g}% label subset ({indices.size} clips) but "
+                       f"--fraction is {fraction:g} ({100 * fraction:g}%); pass --fraction {drawn:g} to reuse it, "
+                       f"or leave out --subset to draw a new one")
     if indices.size and (indices.min() < 0 or indices.max() >= stored):
         raise CPMError(f"label subset file {path}: indices outside [0, {stored})")
     return indices

@@ -8,7 +8,6 @@ Each run writes results.json, scores.npy + labels.npy (test-set scores) and conf
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,25 +15,16 @@ from pathlib import Path
 import torch
 
 from cpm.api import load_checkpoint
+from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
 from cpm.config import Config, apply_overrides, config_from_dict, load_config
 from cpm.errors import CPMError
 
 
 def guarded(fn):
-    """Wrap a main(args) so bad input ends with one 'error: ...' line and exit code 2."""
+    """Wrap a main(argv) in the shared error boundary (cpm/cli_common.py): one 'error: ...' line and an exit
+    code per kind of failure; the parser of `fn` must accept --debug (add_common or add_debug_argument)."""
     def main(argv=None) -> int:
-        try:
-            fn(argv)
-        except CPMError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        except OSError as err:  # e.g. an --out folder that cannot be written
-            print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        return 0
+        return run_guarded(lambda: fn(argv), argv)
     main.__doc__ = fn.__doc__
     return main
 
@@ -44,12 +34,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="YAML config: its data section is the dataset evaluated on, its eval section the protocol "
                         "settings (default: the config stored in the checkpoint)")
     p.add_argument("--checkpoint", default=None, help="pretraining checkpoint, e.g. runs/ntu60_xsub/last.pt")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override config keys, e.g. --set eval.linear_epochs=10 data.num_workers=0")
+    add_set_argument(p, "eval.linear_epochs=10 data.num_workers=0")
     p.add_argument("--out", default=None, help="output folder (default: <checkpoint folder>/eval/<protocol>)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: train.device of the config)")
     p.add_argument("--seed", type=int, default=None, help="classifier init and batch order (default: train.seed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_debug_argument(p)
 
 
 def resolve_config(config, checkpoint, overrides) -> Config:
@@ -76,19 +66,14 @@ def setup(args, protocol: str, checkpoint=None) -> Run:
 
     checkpoint = checkpoint if checkpoint is not None else args.checkpoint
     cfg = resolve_config(args.config, checkpoint, args.overrides)
-    name = args.device or cfg.train.device
-    try:
-        device = pick_device(name)
-    except RuntimeError as err:
-        raise CPMError(f"--device {name}: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CPMError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+    device = pick_device(args.device or cfg.train.device, key="--device" if args.device else "train.device")
     if args.out:
         out = Path(args.out)
     elif checkpoint is not None:
         out = Path(checkpoint).resolve().parent / "eval" / protocol
     else:
         out = Path("runs") / "eval" / protocol
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the evaluation
     seed = cfg.train.seed if args.seed is None else args.seed
     torch.manual_seed(seed)
     return Run(cfg, device, out, seed, not args.no_progress)

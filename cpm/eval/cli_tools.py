@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from cpm.errors import CPMError
+from cpm.cli_common import add_debug_argument
 from cpm.eval.cli import add_common, guarded, setup
 
 STREAM_SET = {"joint", "bone", "motion"}
@@ -42,7 +43,13 @@ def ensemble_main(argv=None) -> None:
                    help="sum softmax scores (default) or classifier logits (CrosSCLR/AimCLR; linear_eval runs only)")
     p.add_argument("--weights", type=float, nargs="+", default=None, metavar="W",
                    help="one weight per run, in order (default: all 1; AimCLR: 0.6 0.6 0.4 for joint bone motion)")
+    p.add_argument("--force", action="store_true", help="allow --out to be one of the member folders (overwrites it)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
+    member = next((run for run in args.runs if Path(run).resolve() == Path(args.out).resolve()), None)
+    if member is not None and not args.force:
+        raise CPMError(f"--out {args.out}: is the ensemble member {member}; writing there would overwrite its "
+                       f"scores and results; choose another --out (or pass --force)")
     loaded = [(run, *load_scores(run, args.fusion)) for run in args.runs]
     total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded], args.weights)
     recs = [rec for *_, rec in loaded]
@@ -146,6 +153,7 @@ def plot_mining_main(argv=None) -> None:
     p.add_argument("runs", nargs="+", help="pretraining run folders (holding metrics.jsonl)")
     p.add_argument("--label", nargs="+", default=None, help="one legend label per run")
     p.add_argument("--out", required=True, help="output folder (mining_precision.png, results.json)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     if args.label is not None and len(args.label) != len(args.runs):
         raise CPMError(f"--label: {len(args.label)} labels given for {len(args.runs)} runs")
@@ -174,6 +182,7 @@ def results_table_main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="cpm-results-table", description=results_table_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively (e.g. runs/)")
     p.add_argument("--out", default=None, help="write the markdown here (default: print it)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     records = load_results(args.paths)
     if not records:
@@ -198,6 +207,7 @@ def plot_sweep_main(argv=None) -> None:
     p.add_argument("--key", required=True, help="dotted pretraining config key on the x axis, e.g. loss.topk")
     p.add_argument("--protocol", default="linear", help="which evaluation runs to use (default: linear)")
     p.add_argument("--out", required=True, help="output folder (sweep.png, results.json)")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     points = sweep_points(load_results(args.paths), args.key, args.protocol)
     if not points:

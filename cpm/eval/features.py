@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -132,6 +133,13 @@ def dataset_layout(dataset):
     return dataset.layout
 
 
-def num_classes_of(*datasets) -> int:
-    """Class count from the data: the largest `num_classes` of the given splits."""
-    return max(int(ds.num_classes) for ds in datasets)
+def num_classes_of(train_set, test_set) -> int:
+    """Class count from the data (the larger `num_classes` of the two splits); a test label that never occurs
+    in training is an error, since no classifier trained on that split could predict it."""
+    unseen = np.setdiff1d(np.asarray(test_set.labels), np.asarray(train_set.labels))
+    if unseen.size:
+        clips = int(np.isin(np.asarray(test_set.labels), unseen).sum())
+        shown = ", ".join(str(int(c)) for c in unseen[:8]) + (" ..." if unseen.size > 8 else "")
+        raise CPMError(f"test split: label(s) {shown} ({clips} clips) never occur in the training split, so no "
+                       f"classifier could predict them; check data.train_split / data.test_split")
+    return max(int(train_set.num_classes), int(test_set.num_classes))

@@ -72,7 +72,7 @@ def labelled_subset(labels, fraction: float, seed: int, out_dir=None, subset_fil
     (`label_subset`) and written to `<out_dir>/label_subset.json` so the run can be reproduced."""
     fraction = check_fraction(fraction)
     if subset_file is not None:
-        return load_subset(subset_file, num_samples=len(labels))
+        return load_subset(subset_file, num_samples=len(labels), fraction=fraction)
     indices = label_subset(labels, fraction, seed)
     if out_dir is not None:
         save_subset(Path(out_dir) / SUBSET_FILE, indices, fraction=fraction, seed=seed, num_samples=len(labels))

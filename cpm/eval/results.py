@@ -191,9 +191,27 @@ def load_results(paths) -> list:
             raise CPMError(f"results file {f}: not valid JSON ({err})") from None
         if not isinstance(rec, dict) or "protocol" not in rec or "metrics" not in rec:
             raise CPMError(f"results file {f}: expected a record with 'protocol' and 'metrics'")
+        _check_types(rec, f)
         rec["_path"] = str(f)
         records.append(rec)
     return records
+
+
+_NUMBER, _TEXT = (int, float), (str,)
+_FIELD_TYPES = {"protocol": _TEXT, "benchmark": _TEXT, "name": _TEXT, "stream": _TEXT, "variant": _TEXT,
+                "date": _TEXT, "fraction": _NUMBER, "metrics.top1": _NUMBER, "metrics.top5": _NUMBER}
+
+
+def _check_types(rec: dict, path) -> None:
+    """One-line error naming the first field whose type the tables cannot use (null is always allowed)."""
+    if not isinstance(rec["metrics"], dict):
+        raise CPMError(f"results file {path}: field 'metrics' must be a mapping, got {type(rec['metrics']).__name__}")
+    for key, types in _FIELD_TYPES.items():
+        node, leaf = (rec["metrics"], key[8:]) if key.startswith("metrics.") else (rec, key)
+        value = node.get(leaf)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            want = "a number" if types is _NUMBER else "a string"
+            raise CPMError(f"results file {path}: field '{key}' must be {want}, got {type(value).__name__} {value!r}")
 
 
 def config_value(record: dict, key: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,6 +21,7 @@ from torch import nn
 from cpm.errors import CPMError
 
 REQUIRED_KEYS = ("model", "epoch", "step", "config")
+_TEMP_RE = re.compile(r"\..+\.pt\.[A-Za-z0-9_]{8}\.tmp")  # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
 
 
 def capture_rng() -> dict:
@@ -63,8 +65,10 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:  # e.g. a full disk: name the file being written
+            raise OSError(err.errno, err.strerror, str(path)) from err
         raise
     try:  # persist the rename itself (POSIX); not supported everywhere, harmless to skip
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -75,6 +79,17 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
     except OSError:
         pass
     return path
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete the temporary files that a killed :func:`save_checkpoint` left in ``folder`` (only names of its
+    own pattern, ``.<name>.pt.<8 random chars>.tmp``); returns how many."""
+    removed = 0
+    for p in Path(folder).glob(".*.pt.*.tmp"):
+        if _TEMP_RE.fullmatch(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
@@ -121,9 +136,20 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
                        + "; ".join(parts))
 
 
+def check_finite_state(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """One-line :class:`CPMError` when weights or buffers hold NaN/inf: such a checkpoint is reported as what it
+    is, not later as a changed frozen encoder or a fine-tuning that diverged."""
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CPMError(f"checkpoint {source}: NaN/inf weights in {len(bad)} of {len(state)} tensors (e.g. "
+                       f"{_short(bad, 3)}); the run that wrote it diverged, use an earlier checkpoint (epoch_*.pt)")
+
+
 def load_model_state(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Strictly load ``state`` into ``model`` after :func:`check_state_dict` (one-line error otherwise)."""
+    """Strictly load ``state`` into ``model`` after :func:`check_state_dict` and :func:`check_finite_state`
+    (one-line error otherwise)."""
     check_state_dict(model, state, source)
+    check_finite_state(state, source)
     model.load_state_dict(state, strict=True)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from cpm.errors import CPMError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -33,11 +35,25 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA (this process's local GPU) when available, else CPU; or the device asked for."""
+def pick_device(requested: str = "auto", local_rank: int = 0, key: str = "train.device") -> torch.device:
+    """``auto`` -> CUDA (this process's local GPU) when available, else CPU; or the device asked for.
+
+    A device this machine does not have is a one-line :class:`CPMError` naming ``key`` (where it was set).
+    """
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise CPMError(f"{key} '{requested}': not a device; expected auto|cpu|cuda|cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise CPMError(f"{key} '{requested}': CUDA is not available on this machine (use cpu or auto)")
+        if device.index is not None and device.index >= count:
+            raise CPMError(f"{key} '{requested}': this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
+    elif device.type != "cpu":
+        raise CPMError(f"{key} '{requested}': expected auto|cpu|cuda|cuda:N")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
     return device

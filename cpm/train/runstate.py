@@ -26,29 +26,58 @@ def existing_checkpoints(out_dir: Path) -> list[Path]:
     return sorted(p for p in out_dir.glob("*.pt") if p.name == LAST or p.name.startswith("epoch_"))
 
 
+def run_files(out_dir: Path) -> list[Path]:
+    """What a run keeps in ``out_dir`` that starting another run there would delete: checkpoints, metrics."""
+    if not out_dir.is_dir():
+        return []
+    metrics = out_dir / METRICS_FILE
+    return existing_checkpoints(out_dir) + ([metrics] if metrics.is_file() else [])
+
+
+def replaces_other_run(out_dir: Path, resume_path: Path | None) -> bool:
+    """True when this run would write over another run's files in ``out_dir`` (a fresh start, or a resume
+    from a checkpoint kept elsewhere); :func:`resolve_resume` allows it only with ``force``."""
+    if not run_files(out_dir):
+        return False
+    return resume_path is None or resume_path.resolve().parent != out_dir.resolve()
+
+
+def _names(found: list[Path]) -> str:
+    return ", ".join(p.name for p in found[:3]) + (" ..." if len(found) > 3 else "")
+
+
 def resolve_resume(out_dir: str | Path, resume: str | None, force: bool) -> Path | None:
     """Apply the out-dir policy (nothing is changed on disk) and return the checkpoint to resume from.
 
     ``resume="auto"`` continues from ``<out>/last.pt`` when it exists, else starts fresh; any other value is
-    a checkpoint path that must exist. A fresh run refuses a folder that already holds checkpoints unless
-    ``force`` (then :func:`clear_run` removes them once the run is set up).
+    a checkpoint path that must exist. Starting fresh in a folder that holds another run's checkpoints or
+    metrics, or resuming a checkpoint from elsewhere into it, is refused unless ``force`` (then
+    :func:`clear_run` removes that run once this one is set up).
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise CPMError(f"--out {out}: exists and is not a directory")
+    path = None
     if resume == "auto":
-        return out / LAST if (out / LAST).is_file() else None
-    if resume:
+        path = out / LAST if (out / LAST).is_file() else None
+    elif resume:
         path = Path(resume)
         if not path.is_file():
             raise CPMError(f"--resume {path}: checkpoint not found (use --resume auto to continue the run in --out)")
+    if force or not replaces_other_run(out, path):
         return path
-    found = existing_checkpoints(out) if out.is_dir() else []
-    if found and not force:
-        names = ", ".join(p.name for p in found[:3]) + (" ..." if len(found) > 3 else "")
-        raise CPMError(f"--out {out}: already holds checkpoints of another run ({names}); pass --resume auto to "
-                       f"continue it, --force to overwrite it, or choose another --out")
-    return None
+    found = run_files(out)
+    if resume == "auto":
+        kept = [p for p in found if p.name.startswith("epoch_")]
+        hint = f"resume a kept checkpoint with --resume {kept[-1]}, " if kept else ""
+        raise CPMError(f"--resume auto: {out} has no {LAST} but holds {_names(found)} of an earlier run; {hint}"
+                       f"pass --force to delete them and start over, or choose another --out")
+    if path is not None:
+        raise CPMError(f"--out {out}: holds another run ({_names(found)}); resuming {path} there would overwrite "
+                       f"it; choose another --out or pass --force to replace that run")
+    raise CPMError(f"--out {out}: already holds checkpoints or metrics of another run ({_names(found)}); "
+                   f"pass --resume auto to "
+                   f"continue it, --force to overwrite it, or choose another --out")
 
 
 def clear_run(out_dir: Path) -> None:

@@ -22,6 +22,7 @@ from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
 from cpm.train import distributed as dist
+from cpm.train import checkpoint as ck
 from cpm.train import runstate
 from cpm.train.logger import METRICS_FILE, RunLogger
 from cpm.diagnostics import collapse_warning
@@ -153,9 +154,12 @@ class Run:
                 print(f"run in {out} is already complete ({self.progress.epoch}/{tc.epochs} epochs)")
             return self.result(out / "tb")
         if info.is_main:
-            if self.resume_path is None:
-                runstate.clear_run(out)  # only reached with --force when another run was there
+            if runstate.replaces_other_run(out, self.resume_path):
+                runstate.clear_run(out)  # only reached with --force (resolve_resume refused otherwise)
             out.mkdir(parents=True, exist_ok=True)
+            stale = ck.remove_stale_temps(out)
+            if stale:
+                print(f"removed {stale} temporary file(s) left by an interrupted checkpoint write in {out}")
             runstate.write_config(cfg, out)
             what = f"resuming {self.resume_path} at epoch {self.progress.epoch + 1}" if self.resume_path else "starting"
             print(f"{what}: {tc.epochs} epochs, batch {tc.batch_size} ({info.world_size} x {self.per_rank}), "
@@ -187,7 +191,9 @@ class Run:
         # the sampler's order is a function of (seed, epoch): batch i holds order[i*B:(i+1)*B] (drop_last)
         order = torch.tensor(list(self.sampler), dtype=torch.long).to(self.device, non_blocking=True)
         for i, batch in enumerate(self.loader):
-            lr = warmup_cosine(self.progress.step, **self.sched)
+            # the schedule follows progress through the epochs, not the global step: a resume with another
+            # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
+            lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
             scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
                                  stream=cfg.data.stream, layout=self.layout, device=self.device,
                                  precision=self.precision, ids=order[i * self.per_rank:(i + 1) * self.per_rank])
@@ -241,6 +247,6 @@ class Run:
         rng = runstate.gather_rng()  # collective
         if info.is_main:
             state = runstate.make_state(self.model, self.optimizer, self.scaler,
-                                        schedule_state(p.step, **self.sched), p, cfg, rng)
+                                        schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg, rng)
             runstate.save(state, self.out, p.epoch, cfg.train.save_every)
         dist.barrier()

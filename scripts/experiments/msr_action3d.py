@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
@@ -48,9 +49,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2, help="commands run in parallel")
     p.add_argument("--threads", type=int, default=2, help="CPU threads shared by the parallel commands")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="config overrides passed to every command, e.g. train.epochs=20")
+    add_set_argument(p, "train.epochs=20 (passed to every command)")
+    add_debug_argument(p)
     return p.parse_args(argv)
+
+
+class CommandFailed(RuntimeError):
+    """One of the experiment's commands exited non-zero."""
 
 
 class Runner:
@@ -72,7 +77,7 @@ class Runner:
         print(f"[{time.perf_counter() - t0:6.0f} s] {script} -> {log.parent.parent.name}/{log.stem}: {tail[0][:150]}",
               flush=True)
         if rc != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed (exit {rc}); see {log}")
+            raise CommandFailed(f"{' '.join(cmd)} failed (exit {rc}); see {log}")
 
 
 def pretraining_chain(run: Runner, cfg_path: str, sets: list, seed_dir: Path, seed: int, cfg) -> None:
@@ -107,14 +112,15 @@ def reference_chain(run: Runner, cfg_path: str, sets: list, seed_dir: Path, seed
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        return run_experiment(args)
-    except CPMError as err:  # bad data folder or config: one line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except RuntimeError as err:  # a command failed; its log is named
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+
+    def body() -> int:
+        try:
+            return run_experiment(args)
+        except CommandFailed as err:  # its log is named; the command already reported why
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+
+    return run_guarded(body, argv)
 
 
 def run_experiment(args) -> int:
