@@ -9,7 +9,6 @@ whose optimizer never steps still scores ~38 % kNN here, because its BatchNorm s
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from cpm.config import load_config
@@ -24,14 +23,6 @@ SHORT = ["data.synthetic.num_train=240", "data.synthetic.num_test=120", "data.nu
          "loss.pe_start_epoch=6", "loss.queue_size=256", "schedule.warmup_epochs=1", "train.batch_size=32",
          "model.target_momentum=0", "logging.progress=false", "logging.tensorboard=false", "eval.knn_every=0",
          "eval.linear_epochs=5", "eval.linear_milestones=[4]", "train.save_every=100"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_short_pretraining_beats_random_init_and_does_not_collapse(tmp_path):

@@ -32,7 +32,7 @@ from cpm.config import load_config  # noqa: E402
 from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
 from cpm.eval.plots import mining_curve  # noqa: E402
-from msr_action3d import DEFAULT_DATA, Runner  # noqa: E402
+from msr_action3d import DEFAULT_DATA, Runner, check_stage1_kept  # noqa: E402
 
 READINGS = ("written", "renormalized")
 METRICS = (("linear", "Linear top-1 (%)"), ("knn", "kNN top-1 (%)"), ("mining", "Mining precision, last epoch (%)"))
@@ -115,10 +115,7 @@ def main(argv=None) -> int:
                 *args.overrides]
         cfg = load_config(REPO / args.config, sets)
         counts = {split: len(build_dataset(cfg.data, split)) for split in ("train", "test")}  # fails early on bad data
-        pe, epochs, every = cfg.loss.pe_start_epoch, cfg.train.epochs, cfg.train.save_every
-        if not 0 < pe < epochs or pe % every:
-            raise CPMError(f"loss.pe_start_epoch={pe}: needs 0 < pe_start_epoch < train.epochs={epochs} and a "
-                           f"checkpoint kept there (train.save_every={every} must divide it)")
+        pe = check_stage1_kept(cfg)
         jobs = max(1, args.jobs)
         run = Runner(max(1, args.threads // jobs))
         print(f"{counts['train']} training / {counts['test']} evaluation clips; {len(args.seeds)} seeds x 2 readings "

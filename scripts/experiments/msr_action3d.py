@@ -80,6 +80,15 @@ class Runner:
             raise CommandFailed(f"{' '.join(cmd)} failed (exit {rc}); see {log}")
 
 
+def check_stage1_kept(cfg) -> int:
+    """pe_start_epoch, after checking that a checkpoint is kept there (runs branch off the end of stage 1)."""
+    pe, epochs, every = cfg.loss.pe_start_epoch, cfg.train.epochs, cfg.train.save_every
+    if not 0 < pe < epochs or pe % every:
+        raise CPMError(f"loss.pe_start_epoch={pe}: the experiment needs 0 < pe_start_epoch < train.epochs={epochs} "
+                       f"and a checkpoint kept there (train.save_every={every} must divide it)")
+    return pe
+
+
 def pretraining_chain(run: Runner, cfg_path: str, sets: list, seed_dir: Path, seed: int, cfg) -> None:
     """CPM (both stages) -> CPM w/o PM (stage 1 shared) -> linear + kNN of both."""
     seed_sets = ["--set", *sets, f"train.seed={seed}"]
@@ -133,10 +142,7 @@ def run_experiment(args) -> int:
     cfg = load_config(REPO / cfg_path, sets)
     counts = {split: len(build_dataset(cfg.data, split)) for split in ("train", "test")}  # fails early on bad data
     print(f"MSR Action3D {args.protocol}: {counts['train']} training / {counts['test']} evaluation clips")
-    pe, epochs, every = cfg.loss.pe_start_epoch, cfg.train.epochs, cfg.train.save_every
-    if not 0 < pe < epochs or pe % every:  # the w/o PM run branches off the checkpoint kept at the end of stage 1
-        raise CPMError(f"loss.pe_start_epoch={pe}: the experiment needs 0 < pe_start_epoch < train.epochs={epochs} "
-                       f"and a checkpoint kept there (train.save_every={every} must divide it)")
+    check_stage1_kept(cfg)
     jobs = max(1, args.jobs)
     run = Runner(max(1, args.threads // jobs))
     print(f"{len(args.seeds)} seeds x (CPM, CPM w/o PM, supervised, random init); {jobs} parallel commands, "
