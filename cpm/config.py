@@ -59,7 +59,8 @@ class DataConfig:
     # ntu60 | ntu120 | pku_mmd | msr_action3d (cpm/data/classes.py); "" = none
     num_classes: int = 0  # 0 = from the data (one-hot width, MSR Action3D's 20, synthetic; else max label + 1)
     array_name: str = ""  # arrays: read {split}_{array_name}.npy; "" = {split}_position.npy if present, else _data
-    validation: bool = False  # msr_action3d: train on subjects 1,3,5, evaluate on 7,9 (model selection); test unread
+    validation: bool = False  # model selection on training subjects only, the test split unread: msr_action3d
+    # trains on subjects 1,3,5 and evaluates on 7,9; synthetic holds out the last third of its training subjects
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item
     num_workers: int = 2  # DataLoader worker processes
     augment: AugmentConfig = field(default_factory=AugmentConfig)

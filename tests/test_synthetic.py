@@ -98,3 +98,18 @@ def test_bad_settings():
         generate(small(num_test=0), "test", 10)
     with pytest.raises(CPMError, match="synthetic dataset has NTU's 25 joints"):
         build_dataset(DataConfig(layout="kinect_v1"), "train")
+
+
+def test_validation_split_holds_out_training_performers():
+    """data.validation: both splits come from the training clips (the test performers stay unseen), split by
+    performer: every training clip lands in exactly one of them."""
+    from cpm.data.synthetic import generate, synthetic_samples
+
+    cfg = small(num_classes=10, num_train=60, num_test=20)
+    full, _, who = generate(cfg, "train", 12)
+    tr, va = (synthetic_samples(cfg, s, 12, validation=True) for s in ("train", "test"))
+    assert len(tr.data) + len(va.data) == 60 and len(va.data) > 0
+    performers = np.unique(who)
+    held = who >= performers[-(len(performers) // 3)]  # the last third of the training performers
+    np.testing.assert_array_equal(va.data, full[held])
+    np.testing.assert_array_equal(tr.data, full[~held])

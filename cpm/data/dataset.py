@@ -165,7 +165,7 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
 
         if v != 25:
             raise CPMError(f"data.layout: the synthetic dataset has NTU's 25 joints, layout '{layout.name}' has {v}")
-        samples = synthetic_samples(cfg.synthetic, split, cfg.num_frames)
+        samples = synthetic_samples(cfg.synthetic, split, cfg.num_frames, cfg.validation)
     elif cfg.format == "arrays":
         samples = read_arrays(cfg.root, name, v, array_name=cfg.array_name, scan=scan)
     elif cfg.format == "ctrgcn":

@@ -181,7 +181,14 @@ def generate(cfg, split: str, num_frames: int) -> tuple[np.ndarray, np.ndarray, 
     return data, labels.astype(np.int64), who.astype(np.int64)
 
 
-def synthetic_samples(cfg, split: str, num_frames: int) -> Samples:
-    """The demo dataset's `split` as reader output (already `num_frames` long, M = 2)."""
-    data, labels, _ = generate(cfg, split, num_frames)
-    return Samples(data, labels, f"synthetic(seed={cfg.seed}, split={split})", num_classes=cfg.num_classes)
+def synthetic_samples(cfg, split: str, num_frames: int, validation: bool = False) -> Samples:
+    """The demo dataset's `split` as reader output (already `num_frames` long, M = 2). With `validation` both
+    splits come from the training clips: the last third of the training subjects are held out as "test"."""
+    if not validation:
+        data, labels, _ = generate(cfg, split, num_frames)
+        return Samples(data, labels, f"synthetic(seed={cfg.seed}, split={split})", num_classes=cfg.num_classes)
+    data, labels, who = generate(cfg, "train", num_frames)
+    held = who >= np.unique(who)[-max(1, len(np.unique(who)) // 3)]  # the held-out performers
+    keep = ~held if split == "train" else held
+    return Samples(data[keep], labels[keep], f"synthetic(seed={cfg.seed}, validation {split})",
+                   num_classes=cfg.num_classes)
