@@ -1,7 +1,7 @@
 """Evaluation protocols of the paper (Sec. 4): linear probe, kNN, semi-supervised and full fine-tuning,
 3-stream ensemble, t-SNE and mining-precision figures, results.json and the results tables.
 
-Modules: features (frozen-encoder loading and one-pass feature extraction), linear, knn, finetune, metrics,
+Modules: features (frozen-encoder loading; feature extraction itself is cpm.runtime.features), linear, knn, finetune, metrics,
 plots (matplotlib, Agg), results (results.json, paper numbers, tables), cli / cli_tools (script entry points).
 The names below are imported on first use, so `import cpm.eval.knn` (used by the trainer) stays light.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "load_eval_encoder": "features", "extract_features": "features",
+    "load_eval_encoder": "features",
     "linear_eval": "linear", "train_linear": "linear", "verify_frozen": "linear",
     "finetune": "finetune", "labelled_subset": "finetune",
     "knn_scores": "knn", "knn_accuracy": "knn",

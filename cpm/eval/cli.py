@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from cpm.api import load_checkpoint
+from cpm.runtime.checkpoint import load_checkpoint
 from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
 from cpm.config import Config, apply_overrides, config_from_dict, load_config
 from cpm.errors import CPMError
@@ -48,7 +48,8 @@ def resolve_config(config, checkpoint, overrides) -> Config:
         return load_config(config, overrides)
     if checkpoint is None:
         raise CPMError("--config is required when no --checkpoint is given (it names the dataset)")
-    return config_from_dict(apply_overrides(load_checkpoint(checkpoint)["config"], overrides))
+    return config_from_dict(apply_overrides(load_checkpoint(checkpoint, required=("model", "config"))["config"],
+                                            overrides))
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Run:
 
 def setup(args, protocol: str, checkpoint=None) -> Run:
     """Config, device, output folder and seed of one evaluation run."""
-    from cpm.train.distributed import pick_device
+    from cpm.runtime.device import pick_device
 
     checkpoint = checkpoint if checkpoint is not None else args.checkpoint
     cfg = resolve_config(args.config, checkpoint, args.overrides)
@@ -156,7 +157,8 @@ def linear_main(argv=None) -> None:
 @guarded
 def knn_main(argv=None) -> None:
     """Weighted cosine kNN (eval.knn_k, eval.knn_t) on frozen features: no training."""
-    from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
+    from cpm.eval.features import load_eval_encoder, num_classes_of
+    from cpm.runtime.features import extract_features
     from cpm.eval.knn import knn_scores
     from cpm.eval.linear import verify_frozen
     from cpm.eval.metrics import classification_report

@@ -84,7 +84,8 @@ def tsne_main(argv=None) -> None:
 
     from cpm.data import build_dataset
     from cpm.data.classes import class_names_of
-    from cpm.eval.features import extract_features, load_eval_encoder
+    from cpm.eval.features import load_eval_encoder
+    from cpm.runtime.features import extract_features
     from cpm.eval.plots import pick_classes, plot_tsne, sample_indices, tsne_2d
     from cpm.eval.results import make_record, variant_of, write_results
 

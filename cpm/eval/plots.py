@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cpm.errors import CPMError  # noqa: E402
-from cpm.train.logger import METRICS_FILE, read_metrics  # noqa: E402
+from cpm.runtime.metrics_file import METRICS_FILE, read_metrics  # noqa: E402
 
 MINING_KEY = "mining_precision"  # epoch-record tag written by the trainer (cpm/train/steps.py MONITORED)
 

@@ -5,9 +5,10 @@ import torch
 
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
-from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
+from cpm.eval.features import load_eval_encoder, num_classes_of
 from cpm.eval.knn import knn_accuracy
 from cpm.eval.linear import class_scores, standardize, train_linear
+from cpm.runtime.features import extract_features
 
 
 def _top1(fc, feats: torch.Tensor, labels: torch.Tensor) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-import cpm
+from cpm.version import __version__
 from cpm.errors import CPMError
 
 RESULTS_FILE = "results.json"
@@ -73,7 +73,7 @@ OURS = [
 
 def git_commit(path=None) -> str:
     """`git rev-parse HEAD` of the code (the cpm package's checkout), "+dirty" if modified; "unknown" if not a repo."""
-    where = Path(path) if path else Path(cpm.__file__).resolve().parent
+    where = Path(path) if path else Path(__file__).resolve().parents[1]  # the cpm package folder
     try:
         run = dict(cwd=where, capture_output=True, text=True, timeout=10, check=True)
         head = subprocess.run(["git", "rev-parse", "HEAD"], **run).stdout.strip()
@@ -102,7 +102,7 @@ def make_record(protocol: str, metrics: dict, cfg=None, checkpoint=None, **extra
             "name": cfg.name if cfg is not None else extra.pop("name", ""), **extra,
             "checkpoint": None if checkpoint is None else str(checkpoint),
             "config": cfg.to_dict() if cfg is not None else None, "git_commit": git_commit(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpm_version": cpm.__version__}
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpm_version": __version__}
 
 
 def write_results(out_dir, record: dict) -> Path:

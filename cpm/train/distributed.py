@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from cpm.errors import CPMError
+from cpm.runtime.device import pick_device
 
 
 @dataclass(frozen=True)
@@ -33,30 +33,6 @@ class DistInfo:
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def pick_device(requested: str = "auto", local_rank: int = 0, key: str = "train.device") -> torch.device:
-    """``auto`` -> CUDA (this process's local GPU) when available, else CPU; or the device asked for.
-
-    A device this machine does not have is a one-line :class:`CPMError` naming ``key`` (where it was set).
-    """
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise CPMError(f"{key} '{requested}': not a device; expected auto|cpu|cuda|cuda:N") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise CPMError(f"{key} '{requested}': CUDA is not available on this machine (use cpu or auto)")
-        if device.index is not None and device.index >= count:
-            raise CPMError(f"{key} '{requested}': this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
-    elif device.type != "cpu":
-        raise CPMError(f"{key} '{requested}': expected auto|cpu|cuda|cuda:N")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    return device
 
 
 def init_distributed(device: str = "auto") -> DistInfo:
@@ -91,24 +67,6 @@ def is_main() -> bool:
 def barrier() -> None:
     if is_dist():
         dist.barrier()
-
-
-def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
-    """Mean of ``t`` over ranks (a copy; ``t`` itself unchanged); identity without a process group."""
-    if not is_dist():
-        return t
-    t = t.detach().clone()
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t / get_world_size()
-
-
-def broadcast_object(obj):
-    """Rank 0's ``obj`` on every rank (e.g. a decision to abort, taken on rank 0)."""
-    if not is_dist():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def cleanup() -> None:

@@ -10,9 +10,10 @@ import yaml
 from torch import nn
 
 from cpm.errors import CPMError
-from cpm.train import checkpoint as ck
+from cpm.version import __version__
+from cpm.runtime import checkpoint as ck
+from cpm.runtime.metrics_file import METRICS_FILE
 from cpm.train import distributed as dist
-from cpm.train.logger import METRICS_FILE
 
 LAST = "last.pt"
 
@@ -115,9 +116,7 @@ def gather_rng() -> list[dict]:
 
 
 def make_state(model: nn.Module, optimizer, scaler, sched: dict, progress: Progress, cfg, rng: list[dict]) -> dict:
-    """The checkpoint dict (plain data only; see cpm/train/checkpoint.py)."""
-    import cpm
-
+    """The checkpoint dict (plain data only; see cpm/runtime/checkpoint.py)."""
     return {
         "model": ck.unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -128,7 +127,7 @@ def make_state(model: nn.Module, optimizer, scaler, sched: dict, progress: Progr
         "rng": rng[0],
         "rng_per_rank": rng,
         "config": cfg.to_dict(),
-        "version": cpm.__version__,
+        "version": __version__,
     }
 
 

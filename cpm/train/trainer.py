@@ -21,14 +21,16 @@ from cpm.data.dataset import coord_dims
 from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
+from cpm.runtime import checkpoint as ck
+from cpm.runtime.device import choose_precision
 from cpm.train import distributed as dist
-from cpm.train import checkpoint as ck
 from cpm.train import runstate
-from cpm.train.logger import METRICS_FILE, RunLogger
+from cpm.runtime.metrics_file import METRICS_FILE
+from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
-from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnMonitor, StepStats, check_finite, track_bad_step
+from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
 from cpm.train.schedule import schedule_state, warmup_cosine
-from cpm.train.steps import TwoViews, build_optimizer, choose_precision, make_loader, train_step
+from cpm.train.steps import TwoViews, build_optimizer, seeded_loader, train_step
 
 
 @dataclass
@@ -87,14 +89,18 @@ def _wrap(model, cfg, info):
 
 
 def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, force: bool = False,
-             stop_after: int | None = None) -> RunResult:
+             stop_after: int | None = None, knn: KnnFn | None = None) -> RunResult:
     """Pretrain CPM as configured; ``resume`` = None | "auto" | checkpoint path; ``force`` overwrites another
     run in ``out_dir``; ``stop_after`` ends this call after that many epochs (the schedule still spans
-    ``train.epochs``, a later ``resume`` continues it)."""
+    ``train.epochs``, a later ``resume`` continues it); ``knn`` scores the kNN monitor (``eval.knn_every``):
+    ``cpm.pretrain`` passes ``cpm.eval.knn.knn_accuracy``."""
+    if cfg.eval.knn_every > 0 and knn is None:
+        raise CPMError(f"config key 'eval.knn_every': {cfg.eval.knn_every} needs a kNN classifier; call "
+                       f"cpm.pretrain, or pass knn=cpm.eval.knn.knn_accuracy")
     started = dist.is_dist()
     info = dist.init_distributed(cfg.train.device)
     try:
-        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force).train(stop_after)
+        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force, knn).train(stop_after)
     finally:
         if not started:
             dist.cleanup()
@@ -103,7 +109,7 @@ def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, 
 class Run:
     """Everything one pretraining run holds: data, model, optimizer, counters, logger."""
 
-    def __init__(self, cfg, info: dist.DistInfo, out: Path, resume: str | None, force: bool):
+    def __init__(self, cfg, info: dist.DistInfo, out: Path, resume: str | None, force: bool, knn: KnnFn | None):
         tc = cfg.train
         self.cfg, self.info, self.out = cfg, info, out
         self.resume_path = runstate.resolve_resume(out, resume, force)  # refuses before anything is built
@@ -132,14 +138,14 @@ class Run:
         self.model = _wrap(model, cfg, info)
         self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
                                           shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
-        self.loader = make_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
+        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
         steps = len(self.loader)
         if steps == 0:
             raise CPMError(f"config key 'train.batch_size': {self.per_rank} per process exceeds the "
                            f"{len(self.sampler)} samples each process sees")
         self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
-        self.knn = KnnMonitor(cfg, self.device, self.precision) if cfg.eval.knn_every > 0 else None
+        self.knn = KnnMonitor(cfg, self.device, self.precision, knn) if cfg.eval.knn_every > 0 else None
         self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
         self.bad_step = torch.full((), NO_BAD_STEP, dtype=torch.long, device=self.device)
 

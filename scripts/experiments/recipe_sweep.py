@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from cpm.config import load_config  # noqa: E402
 from cpm.eval.protocols import probe_encoder  # noqa: E402
-from cpm.train import pretrain  # noqa: E402
+from cpm import pretrain  # noqa: E402
 
 METRICS = ("knn", "linear", "linear_std", "feat_spread", "feat_rank", "knn_drop")
 
