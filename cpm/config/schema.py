@@ -2,7 +2,7 @@
 
 YAML files map onto these dataclasses (`load_config`); a file may start with `base: other.yaml` to inherit
 and override; `--set a.b=c` overrides apply last. Unknown keys and wrong types are one-line errors that name
-the key and suggest the closest valid one (see cpm/config_io.py).
+the key and suggest the closest valid one (cpm/config/load.py); value rules are in cpm/config/checks.py.
 """
 from __future__ import annotations
 
@@ -175,5 +175,3 @@ class Config:
 
         return asdict(self)
 
-
-from cpm.config_io import apply_overrides, config_from_dict, load_config, parse_override, validate  # noqa: E402,F401
