@@ -100,7 +100,8 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     from cpm.data.classes import class_names_of
     from cpm.eval.metrics import per_class_table
     from cpm.eval.plots import plot_confusion
-    from cpm.eval.results import make_record, save_scores, write_results
+    from cpm.eval.records import make_record, write_results
+    from cpm.eval.scores import save_scores
 
     names = class_names_of(run.cfg.data, res["num_classes"])
     save_scores(run.out, res["scores"], res["labels"], res.get("logits"))
@@ -123,7 +124,7 @@ def linear_main(argv=None) -> None:
     """Linear evaluation of a frozen pretrained encoder (paper Sec. 4.2, Tables 1 and 4)."""
     from cpm.eval.features import load_eval_encoder
     from cpm.eval.linear import linear_eval
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import variant_of
 
     p = argparse.ArgumentParser(prog="cpm-linear-eval", description=linear_main.__doc__)
     add_common(p)
@@ -157,12 +158,9 @@ def linear_main(argv=None) -> None:
 @guarded
 def knn_main(argv=None) -> None:
     """Weighted cosine kNN (eval.knn_k, eval.knn_t) on frozen features: no training."""
-    from cpm.eval.features import load_eval_encoder, num_classes_of
-    from cpm.runtime.features import extract_features
-    from cpm.eval.knn import knn_scores
-    from cpm.eval.linear import verify_frozen
-    from cpm.eval.metrics import classification_report
-    from cpm.eval.results import variant_of
+    from cpm.eval.features import load_eval_encoder
+    from cpm.eval.protocols import knn_eval
+    from cpm.eval.records import variant_of
 
     p = argparse.ArgumentParser(prog="cpm-knn-eval", description=knn_main.__doc__)
     add_common(p)
@@ -172,15 +170,7 @@ def knn_main(argv=None) -> None:
     ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed)
     train_set, test_set = datasets(run.cfg)
     t0 = time.perf_counter()
-    kw = dict(device=run.device, batch_size=run.cfg.eval.batch_size, num_workers=run.cfg.data.num_workers,
-              progress=run.progress)
-    ftr, ytr = extract_features(ev.encoder, train_set, ev.stream, desc="train features", **kw)
-    fte, yte = extract_features(ev.encoder, test_set, ev.stream, desc="test features", **kw)
-    verify_frozen(ev.encoder, ev.reference, ev.source)
-    num_classes = num_classes_of(train_set, test_set)
-    scores = knn_scores(ftr, ytr, fte, k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t, num_classes=num_classes).cpu()
-    res = {**classification_report(scores, yte.cpu()), "scores": scores, "labels": yte.cpu(),
-           "num_classes": num_classes, "num_train": len(train_set)}
+    res = knn_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.cfg.data.num_workers, run.progress)
     finish(run, "knn", res, ev, args.checkpoint, f"kNN k={run.cfg.eval.knn_k} ({ev.source})", stream=ev.stream,
            variant=variant_of(ev.model_cfg, args.random_init), k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t,
            seconds=round(time.perf_counter() - t0, 3), device=str(run.device))
@@ -191,7 +181,7 @@ def _finetune_run(args, fraction: float | None) -> None:
     from cpm.data.classes import class_names_of
     from cpm.eval.finetune import (CLASSIFIER_FILE, check_fraction, finetune, labelled_subset, load_augment,
                                    save_classifier)
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import variant_of
 
     if fraction is not None:
         check_fraction(fraction)

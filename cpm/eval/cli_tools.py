@@ -34,7 +34,8 @@ def ensemble_main(argv=None) -> None:
     """
     from cpm.eval.metrics import classification_report, per_class_table
     from cpm.eval.plots import plot_confusion
-    from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
+    from cpm.eval.records import make_record, write_results
+    from cpm.eval.scores import ensemble_scores, load_scores, save_scores
 
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
@@ -79,15 +80,11 @@ def ensemble_main(argv=None) -> None:
 @guarded
 def tsne_main(argv=None) -> None:
     """t-SNE of test embeddings of 10 classes (Fig. 6), side by side for several checkpoints."""
-    from sklearn.metrics import silhouette_score
-    from torch.utils.data import Subset
-
     from cpm.data import build_dataset
     from cpm.data.classes import class_names_of
-    from cpm.eval.features import load_eval_encoder
-    from cpm.runtime.features import extract_features
-    from cpm.eval.plots import pick_classes, plot_tsne, sample_indices, tsne_2d
-    from cpm.eval.results import make_record, variant_of, write_results
+    from cpm.eval.plots import plot_tsne
+    from cpm.eval.records import make_record, write_results
+    from cpm.eval.tsne import check_tsne_args, tsne_panels
 
     p = argparse.ArgumentParser(prog="cpm-tsne", description=tsne_main.__doc__)
     add_common(p)
@@ -99,47 +96,28 @@ def tsne_main(argv=None) -> None:
     p.add_argument("--perplexity", type=float, default=30.0)
     args = p.parse_args(argv)
     ckpts = ([args.checkpoint] if args.checkpoint else []) + args.compare
-    if not ckpts:
-        raise CPMError("t-SNE needs --checkpoint (and optionally --compare CHECKPOINT ...)")
-    if args.title is not None and len(args.title) != len(ckpts):
-        raise CPMError(f"--title: {len(args.title)} titles given for {len(ckpts)} checkpoints")
-    if args.classes < 2 or args.max_per_class < 1:
-        raise CPMError(f"--classes must be >= 2 and --max-per-class >= 1, got {args.classes}, {args.max_per_class}")
+    check_tsne_args(ckpts, args.title, args.classes, args.max_per_class)
     run = setup(args, "tsne", ckpts[0])
     test_set = build_dataset(run.cfg.data, "test")
-    classes = pick_classes(test_set.labels, args.classes, run.seed)
-    idx = sample_indices(test_set.labels, classes, args.max_per_class, run.seed)
-    subset = Subset(test_set, idx.tolist())
-    panels, metrics = [], {}
-    for i, ckpt in enumerate(ckpts):
-        ev = load_eval_encoder(run.cfg, ckpt, seed=run.seed)
-        feats, labels = extract_features(ev.encoder, subset, ev.stream, run.device, run.cfg.eval.batch_size,
-                                         run.cfg.data.num_workers, progress=run.progress)
-        feats, labels = feats.cpu().numpy(), labels.cpu().numpy()
-        variant = variant_of(ev.model_cfg)
-        title = args.title[i] if args.title else {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant]
-        if title in metrics:  # two checkpoints of the same kind: tell them apart by their run folder
-            title = f"{title} [{Path(ckpt).resolve().parent.name}]"
-        sil = float(silhouette_score(feats, labels, metric="cosine")) if len(set(labels)) > 1 else None
-        panels.append((title if sil is None else f"{title} (silhouette {sil:.3f})", tsne_2d(feats, run.seed,
-                                                                                        args.perplexity), labels))
-        metrics[title] = {"checkpoint": str(ckpt), "variant": variant, "silhouette_cosine": sil}
-    png = plot_tsne(panels, run.out / "tsne.png", class_names=class_names_of(run.cfg.data, test_set.num_classes))
-    write_results(run.out, make_record("tsne", {"panels": metrics, "classes": classes.tolist(),
-                                                "num_points": int(len(idx))}, run.cfg, ckpts[0]))
-    print(f"t-SNE of {len(idx)} test clips of {len(classes)} classes -> {png}")
+    res = tsne_panels(run.cfg, test_set, ckpts, args.title, args.classes, args.max_per_class, args.perplexity,
+                      run.seed, run.device, run.progress)
+    png = plot_tsne(res["panels"], run.out / "tsne.png",
+                    class_names=class_names_of(run.cfg.data, test_set.num_classes))
+    write_results(run.out, make_record("tsne", {"panels": res["metrics"], "classes": res["classes"].tolist(),
+                                                "num_points": res["num_points"]}, run.cfg, ckpts[0]))
+    print(f"t-SNE of {res['num_points']} test clips of {len(res['classes'])} classes -> {png}")
 
 
 def _run_label(run_dir: Path) -> tuple[str, int | None]:
     """Legend label and K of a pretraining run, from its config.yaml when present."""
     from cpm.config import config_from_dict
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import VARIANT_TITLES, variant_of
 
     path = run_dir / "config.yaml"
     if not path.is_file():
         return run_dir.name, None
     cfg = config_from_dict(yaml.safe_load(path.read_text()) or {})
-    label = {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant_of(cfg)]
+    label = VARIANT_TITLES[variant_of(cfg)]
     return f"{label} [{run_dir.name}]", cfg.eval.mining_k or cfg.loss.topk or None
 
 
@@ -148,7 +126,7 @@ def plot_mining_main(argv=None) -> None:
     """Mining precision of the top-K positives per epoch (Fig. 3), several runs overlaid (w/ and w/o PM), and
     training_curves.png: kNN, mining precision, target mass on own stale copies, feature spread."""
     from cpm.eval.plots import mining_curve, plot_mining, plot_training_curves
-    from cpm.eval.results import make_record, write_results
+    from cpm.eval.records import make_record, write_results
 
     p = argparse.ArgumentParser(prog="cpm-plot-mining", description=plot_mining_main.__doc__)
     p.add_argument("runs", nargs="+", help="pretraining run folders (holding metrics.jsonl)")
@@ -178,7 +156,8 @@ def plot_mining_main(argv=None) -> None:
 @guarded
 def results_table_main(argv=None) -> None:
     """Gather results.json files into markdown tables laid out like the paper's Tables 1-4."""
-    from cpm.eval.results import load_results, results_table
+    from cpm.eval.records import load_results
+    from cpm.eval.tables import results_table
 
     p = argparse.ArgumentParser(prog="cpm-results-table", description=results_table_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively (e.g. runs/)")
@@ -201,7 +180,8 @@ def results_table_main(argv=None) -> None:
 def plot_sweep_main(argv=None) -> None:
     """Linear accuracy against a pretraining hyper-parameter (Fig. 4: loss.topk, Fig. 5: loss.tau_target)."""
     from cpm.eval.plots import plot_sweep
-    from cpm.eval.results import load_results, make_record, sweep_points, write_results
+    from cpm.eval.records import load_results, make_record, write_results
+    from cpm.eval.tables import sweep_points
 
     p = argparse.ArgumentParser(prog="cpm-plot-sweep", description=plot_sweep_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively")
