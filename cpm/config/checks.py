@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from cpm.errors import CPMError
-from cpm.graph import LAYOUT_NAMES, get_layout
+from cpm.graph import LAYOUT_NAMES, layout_of
 
 
 def raise_all(problems: list) -> None:
@@ -110,7 +110,7 @@ def validate(cfg) -> None:
     _check(lg.log_every >= 1, "logging.log_every", f"must be >= 1 (steps between scalars), got {lg.log_every}")
     if d.layout == "custom":
         try:
-            get_layout("custom", d.layout_edges, d.layout_num_joints, d.layout_center)
+            layout_of(d)
         except CPMError as err:
             _check.append(str(err))
     raise_all(_check)

@@ -13,6 +13,7 @@ from torch import nn
 
 from cpm.config import Config, config_from_dict
 from cpm.errors import CPMError
+from cpm.graph import layout_of
 from cpm.models import build_encoder
 from cpm.runtime.checkpoint import encoder_state, load_checkpoint, load_model_state
 
@@ -66,9 +67,7 @@ def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, s
 
 def check_compatible(model_cfg: Config, cfg: Config, source) -> None:
     """One-line error if the evaluation data cannot feed the encoder (joint count, persons, channels)."""
-    from cpm.models import layout_of
-
-    v_model, v_data = layout_of(model_cfg).num_joints, layout_of(cfg).num_joints
+    v_model, v_data = layout_of(model_cfg.data).num_joints, layout_of(cfg.data).num_joints
     if v_model != v_data:
         raise CPMError(f"{source}: the encoder was built for {v_model} joints (data.layout='{model_cfg.data.layout}') "
                        f"but the evaluation data has {v_data} (data.layout='{cfg.data.layout}')")
