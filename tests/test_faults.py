@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from cpm.data.ntu_fake import random_sequence, write_skeleton
-from cpm.data.ntu_prepare import main as prepare_ntu_main
+from cpm.prepare.ntu_fake import random_sequence, write_skeleton
+from cpm.prepare.ntu import main as prepare_ntu_main
 from cpm.eval.cli import linear_main
 from cpm.runtime import checkpoint as ck
 from cpm.train.cli import main as pretrain_main

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from cpm.bench.cli import main as bench_main
-from cpm.data.ntu_prepare import main as prepare_ntu_main
+from cpm.prepare.ntu import main as prepare_ntu_main
 from cpm.data.subsets import label_subset, save_subset
 from cpm.eval.cli import finetune_main, knn_main, linear_main, semi_main
 from cpm.eval.cli_tools import ensemble_main, plot_sweep_main, results_table_main, tsne_main

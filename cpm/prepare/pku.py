@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
+from cpm.prepare.common import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
 from cpm.cli_common import add_debug_argument
 from cpm.errors import CPMError
 

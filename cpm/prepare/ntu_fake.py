@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.ntu_raw import NUM_JOINTS
+from cpm.prepare.ntu_raw import NUM_JOINTS
 
 # A rough standing Kinect v2 body (metres, camera space), used as the base pose of generated bodies.
 _BASE_POSE = np.array([
