@@ -22,7 +22,7 @@ from cpm.models import build_model
 from cpm.train.monitor import StepStats
 from cpm.train.schedule import set_lr
 from cpm.runtime.device import Precision, autocast, choose_precision
-from cpm.train.steps import TwoViews, build_optimizer, make_views, seeded_loader, train_step
+from cpm.train.steps import StepContext, TwoViews, build_optimizer, make_views, seeded_loader, train_step
 
 
 def sampler(dataset, batch: int, n_batches: int, seed: int) -> RandomSampler:
@@ -48,9 +48,9 @@ class Ours:
         return seeded_loader(self.dataset, b, self.cfg, self.device, sampler(self.dataset, b, n_batches, seed), True)
 
     def step(self, batch, topk: int) -> None:
-        scalars = train_step(self.model, self.optimizer, self.scaler, batch, self.cfg.optim.lr, topk,
-                             augment=self.augment, stream=self.cfg.data.stream, layout=self.dataset.layout,
-                             device=self.device, precision=self.precision)
+        ctx = StepContext(self.model, self.optimizer, self.scaler, self.augment, self.cfg.data.stream,
+                          self.dataset.layout, self.device, self.precision)  # built per step: OursBF16 swaps precision
+        scalars = train_step(ctx, batch, self.cfg.optim.lr, topk)
         self.stats.add(scalars)  # what the trainer does every step (device-side sums)
 
 

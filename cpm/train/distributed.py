@@ -1,10 +1,12 @@
-"""Thin helpers over ``torch.distributed`` for runs launched by ``torchrun`` (env:// rendezvous).
+"""Thin helpers over ``torch.distributed`` for runs launched by ``torchrun`` (env:// rendezvous), and the model
+wrapping (torch.compile, SyncBatchNorm, DDP) such a run uses.
 
 Without torchrun (no ``WORLD_SIZE`` in the environment) nothing is initialised and every helper
 degrades to the single-process answer, so the same trainer code runs both ways.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -67,6 +69,44 @@ def is_main() -> bool:
 def barrier() -> None:
     if is_dist():
         dist.barrier()
+
+
+def use_sync_bn(cfg, info: DistInfo) -> bool:
+    """Whether BN is synchronised across the torchrun processes; with >1 process rank 0 prints one line saying so.
+
+    On by default (`model.sync_bn`): the lineage trains batch 512 on one GPU, so its BN sees all 512; per-process
+    BN would see 512 / world_size. torch's SyncBatchNorm has no CPU kernel, so CPU runs keep per-process BN.
+    """
+    if not info.distributed:
+        return False
+    per_rank = cfg.train.batch_size // info.world_size
+    on = cfg.model.sync_bn and info.device.type == "cuda"
+    if on:
+        text = (f"on: one BN over the global batch of {cfg.train.batch_size} across {info.world_size} processes "
+                f"(model.sync_bn=false: per-process BN over {per_rank})")
+    else:
+        why = "model.sync_bn=false" if not cfg.model.sync_bn else f"no SyncBatchNorm kernel on {info.device.type}"
+        text = f"off ({why}): each of the {info.world_size} processes normalises its own {per_rank} clips"
+    if info.is_main:
+        print(f"note: SyncBatchNorm {text}")
+    return on
+
+
+def wrap_model(model, cfg, info: DistInfo):
+    """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
+    if cfg.train.compile:
+        for part in (model.encoder, model.projector, model.predictor):
+            part.compile()
+    if not info.distributed:
+        return model
+    if use_sync_bn(cfg, info):
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    ddp = torch.nn.parallel.DistributedDataParallel
+    # the queue is identical on every rank by construction (all-gather): no per-step buffer broadcast
+    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
+               else {"broadcast_buffers": False})  # renamed in recent torch
+    return ddp(model, device_ids=ids, **no_sync)
 
 
 def cleanup() -> None:

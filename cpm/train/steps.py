@@ -1,6 +1,8 @@
 """One training step and the pieces around it: seeded loaders, optimizer, on-device views."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -61,20 +63,33 @@ def make_views(x: torch.Tensor, augment, stream: str, layout) -> tuple[torch.Ten
         return to_stream(augment(x), stream, layout), to_stream(augment(x), stream, layout)
 
 
-def train_step(model: nn.Module, optimizer, scaler, batch, lr: float, topk: int, *, augment, stream: str,
-               layout, device: torch.device, precision: Precision,
+@dataclass(frozen=True)
+class StepContext:
+    """What every training step of a run uses, built once: the (possibly DDP-wrapped) model, its optimizer and
+    loss scaler, the on-device augmentation, the input stream and layout, the device and the precision."""
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    augment: object  # BatchAugment (joint batches), unused when the loader yields views augmented in workers
+    stream: str
+    layout: object  # cpm.graph.Layout of the training data
+    device: torch.device
+    precision: Precision
+
+
+def train_step(ctx: StepContext, batch, lr: float, topk: int,
                ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Augment, forward, backward, update; returns the model's detached scalars (no host sync).
     `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`)."""
     x, y = batch
-    x = x.to(device, non_blocking=True)
-    y = y.to(device, non_blocking=True)
-    x1, x2 = make_views(x, augment, stream, layout)
-    set_lr(optimizer, lr)
-    with autocast(device, precision):
-        out = model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(out["loss"]).backward()
-    scaler.step(optimizer)
-    scaler.update()
+    x = x.to(ctx.device, non_blocking=True)
+    y = y.to(ctx.device, non_blocking=True)
+    x1, x2 = make_views(x, ctx.augment, ctx.stream, ctx.layout)
+    set_lr(ctx.optimizer, lr)
+    with autocast(ctx.device, ctx.precision):
+        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
+    ctx.optimizer.zero_grad(set_to_none=True)
+    ctx.scaler.scale(out["loss"]).backward()
+    ctx.scaler.step(ctx.optimizer)
+    ctx.scaler.update()
     return {"loss": out["loss"].detach().float(), **{k: out[k].detach().float() for k in MONITORED if k in out}}

@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import inspect
 import random
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
 from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
 from cpm.train.schedule import schedule_state, warmup_cosine
-from cpm.train.steps import TwoViews, build_optimizer, seeded_loader, train_step
+from cpm.train.steps import StepContext, TwoViews, build_optimizer, seeded_loader, train_step
 
 
 @dataclass
@@ -48,44 +47,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def use_sync_bn(cfg, info) -> bool:
-    """Whether BN is synchronised across the torchrun processes; with >1 process rank 0 prints one line saying so.
-
-    On by default (`model.sync_bn`): the lineage trains batch 512 on one GPU, so its BN sees all 512; per-process
-    BN would see 512 / world_size. torch's SyncBatchNorm has no CPU kernel, so CPU runs keep per-process BN.
-    """
-    if not info.distributed:
-        return False
-    per_rank = cfg.train.batch_size // info.world_size
-    on = cfg.model.sync_bn and info.device.type == "cuda"
-    if on:
-        text = (f"on: one BN over the global batch of {cfg.train.batch_size} across {info.world_size} processes "
-                f"(model.sync_bn=false: per-process BN over {per_rank})")
-    else:
-        why = "model.sync_bn=false" if not cfg.model.sync_bn else f"no SyncBatchNorm kernel on {info.device.type}"
-        text = f"off ({why}): each of the {info.world_size} processes normalises its own {per_rank} clips"
-    if info.is_main:
-        print(f"note: SyncBatchNorm {text}")
-    return on
-
-
-def _wrap(model, cfg, info):
-    """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
-    if cfg.train.compile:
-        for part in (model.encoder, model.projector, model.predictor):
-            part.compile()
-    if not info.distributed:
-        return model
-    if use_sync_bn(cfg, info):
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    ids = [info.device.index] if info.device.type == "cuda" else None
-    ddp = torch.nn.parallel.DistributedDataParallel
-    # the queue is identical on every rank by construction (all-gather): no per-step buffer broadcast
-    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
-               else {"broadcast_buffers": False})  # renamed in recent torch
-    return ddp(model, device_ids=ids, **no_sync)
 
 
 def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, force: bool = False,
@@ -132,10 +93,13 @@ class Run:
         self.augment = BatchAugment(aug, coords=coords)
         self.progress = runstate.Progress()
         if self.resume_path is not None:
-            self.progress = runstate.restore(self.resume_path, model, self.optimizer, self.scaler, self.device, cfg)
+            self.progress = runstate.restore_run(self.resume_path, model, self.optimizer, self.scaler, self.device,
+                                                 cfg)
         else:
             torch.manual_seed(tc.seed + info.rank)  # distinct augmentation/dropout streams per rank
-        self.model = _wrap(model, cfg, info)
+        self.model = dist.wrap_model(model, cfg, info)
+        self.step_ctx = StepContext(self.model, self.optimizer, self.scaler, self.augment, cfg.data.stream,
+                                    self.layout, self.device, self.precision)
         self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
                                           shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
         self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
@@ -200,9 +164,8 @@ class Run:
             # the schedule follows progress through the epochs, not the global step: a resume with another
             # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
             lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
-            scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
-                                 stream=cfg.data.stream, layout=self.layout, device=self.device,
-                                 precision=self.precision, ids=order[i * self.per_rank:(i + 1) * self.per_rank])
+            scalars = train_step(self.step_ctx, batch, lr, topk,
+                                 ids=order[i * self.per_rank:(i + 1) * self.per_rank])
             self.progress.step += 1
             self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
             window.add(scalars)
@@ -250,9 +213,6 @@ class Run:
             knn += f", features: spread {100 * means['feat_spread']:.1f}%, rank {means['feat_rank']:.1f}"
             print(f"epoch {p.epoch}/{cfg.train.epochs} stage {int(means['stage'])}: loss {means['loss']:.4f}, "
                   f"lr {means['lr']:.4g}, {means['samples_per_s']:.1f} samples/s{knn}", flush=True)
-        rng = runstate.gather_rng()  # collective
-        if info.is_main:
-            state = runstate.make_state(self.model, self.optimizer, self.scaler,
-                                        schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg, rng)
-            runstate.save(state, self.out, p.epoch, cfg.train.save_every)
+        runstate.save_run(self.out, self.model, self.optimizer, self.scaler,
+                          schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg)  # collective
         dist.barrier()
