@@ -8,7 +8,7 @@ from cpm.config import Config
 from cpm.errors import CPMError
 from cpm.train import trainer
 from cpm.runtime.checkpoint import load_checkpoint
-from cpm.train.cli import main as cli_main
+from cpm.cli.pretrain import main as cli_main
 from cpm.runtime.metrics_file import read_metrics
 
 

@@ -3,6 +3,6 @@
 
 Modules: features (frozen-encoder loading and checks; feature extraction is cpm.runtime.features), linear, knn,
 protocols (kNN and all probes in one call), finetune, tsne, metrics, plots (matplotlib, Agg), records
-(results.json), scores (scores.npy, ensembling), tables (paper numbers, results tables, sweeps), cli / cli_tools
-(script entry points: parse, call a protocol, print).
+(results.json), scores (scores.npy, ensembling), tables (paper numbers, results tables, sweeps). The command-line
+entry points that run them are in cpm/cli/.
 """

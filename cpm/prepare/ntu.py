@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from cpm.cli_common import add_debug_argument
+from cpm.cli.common import add_debug_argument
 from cpm.data.normalize import ROTATIONS
 from cpm.prepare.ntu_raw import (BENCHMARKS, BODY_RULES, NAME_RE, benchmark_dataset, in_benchmark, is_training,
                               load_ntu_sample, official_missing, parse_name, read_name_list)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from cpm.prepare.common import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
-from cpm.cli_common import add_debug_argument
+from cpm.cli.common import add_debug_argument
 from cpm.errors import CPMError
 
 NUM_JOINTS, NUM_BODIES = 25, 2

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -12,8 +12,8 @@ import numpy as np
 import yaml
 
 from cpm.errors import CPMError
-from cpm.cli_common import add_debug_argument
-from cpm.eval.cli import add_common, guarded, setup
+from cpm.cli.common import add_debug_argument
+from cpm.cli.evaluate import add_common, guarded, setup
 
 STREAM_SET = {"joint", "bone", "motion"}
 

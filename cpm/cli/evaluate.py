@@ -15,13 +15,13 @@ from pathlib import Path
 import torch
 
 from cpm.runtime.checkpoint import load_checkpoint
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded
 from cpm.config import Config, apply_overrides, config_from_dict, load_config
 from cpm.errors import CPMError
 
 
 def guarded(fn):
-    """Wrap a main(argv) in the shared error boundary (cpm/cli_common.py): one 'error: ...' line and an exit
+    """Wrap a main(argv) in the shared error boundary (cpm/cli/common.py): one 'error: ...' line and an exit
     code per kind of failure; the parser of `fn` must accept --debug (add_common or add_debug_argument)."""
     def main(argv=None) -> int:
         return run_guarded(lambda: fn(argv), argv)
