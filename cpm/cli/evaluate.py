@@ -98,19 +98,13 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     encoder, `pretrain_config`, for hyper-parameter sweeps); print the one-line summary. Classes are named
     by `data.class_names` / `data.class_names_file` of the evaluation config when it gives them."""
     from cpm.data.classes import class_names_of
-    from cpm.eval.metrics import per_class_table
-    from cpm.eval.plots import plot_confusion
-    from cpm.eval.records import make_record, write_results
-    from cpm.eval.scores import save_scores
+    from cpm.eval.outputs import write_outputs
+    from cpm.eval.records import make_record
 
     names = class_names_of(run.cfg.data, res["num_classes"])
-    save_scores(run.out, res["scores"], res["labels"], res.get("logits"))
-    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%",
-                   class_names=names)
-    (run.out / "per_class.md").write_text(per_class_table(res["per_class"], res["confusion"], names))
     record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra, class_names=names,
                          pretrain_config=ev.model_cfg.to_dict())
-    path = write_results(run.out, record)
+    path = write_outputs(run.out, res, res["scores"], res["labels"], record, title, names, res.get("logits"))
     z = f" (standardised probe {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
     epochs = (f" [{res['reported']} epoch; last (epoch {res['last']['epoch']}) {res['last']['top1']:.2f}%, best "
               f"(epoch {res['best']['epoch']}) {res['best']['top1']:.2f}%]") if "reported" in res else ""

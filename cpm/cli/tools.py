@@ -15,15 +15,6 @@ from cpm.errors import CPMError
 from cpm.cli.common import add_debug_argument
 from cpm.cli.evaluate import add_common, guarded, setup
 
-STREAM_SET = {"joint", "bone", "motion"}
-
-
-def _agree(values: list) -> str:
-    """The value all members share, "mixed" if they differ, "" if none has one."""
-    vals = {v for v in values if v not in (None, "")}
-    return vals.pop() if len(vals) == 1 else ("mixed" if vals else "")
-
-
 @guarded
 def ensemble_main(argv=None) -> None:
     """3-stream ensemble (Table 1 '3S'): weighted sum of the test scores of joint, bone and motion runs.
@@ -32,10 +23,9 @@ def ensemble_main(argv=None) -> None:
     (ensemble_ntu_cs.py, --weights 0.6 0.6 0.4 for joint, bone, motion) and, with equal weights, CrosSCLR
     (net/crossclr_3views.py averages the streams' logits) do; the paper does not say which it used.
     """
-    from cpm.eval.metrics import classification_report, per_class_table
-    from cpm.eval.plots import plot_confusion
-    from cpm.eval.records import make_record, write_results
-    from cpm.eval.scores import ensemble_scores, load_scores, save_scores
+    from cpm.eval.ensemble import ensemble_runs, is_member
+    from cpm.eval.outputs import write_outputs
+    from cpm.eval.records import make_record
 
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
@@ -47,31 +37,15 @@ def ensemble_main(argv=None) -> None:
     p.add_argument("--force", action="store_true", help="allow --out to be one of the member folders (overwrites it)")
     add_debug_argument(p)
     args = p.parse_args(argv)
-    member = next((run for run in args.runs if Path(run).resolve() == Path(args.out).resolve()), None)
+    member = is_member(args.runs, args.out)
     if member is not None and not args.force:
         raise CPMError(f"--out {args.out}: is the ensemble member {member}; writing there would overwrite its "
                        f"scores and results; choose another --out (or pass --force)")
-    loaded = [(run, *load_scores(run, args.fusion)) for run in args.runs]
-    total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded], args.weights)
-    recs = [rec for *_, rec in loaded]
-    streams = [rec.get("stream") for rec in recs]
-    stream = "3S" if sorted(s for s in streams if s) == sorted(STREAM_SET) else "+".join(s or "?" for s in streams)
-    report = classification_report(total, labels)
-    out = Path(args.out)
-    save_scores(out, total, labels)
-    names = next((rec["class_names"] for rec in recs if rec.get("class_names")), None)  # as the members named them
-    plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%",
-                   class_names=names)
-    (out / "per_class.md").write_text(per_class_table(report["per_class"], report["confusion"], names))
-    members = [{"run": str(run), "stream": rec.get("stream"), "top1": rec.get("metrics", {}).get("top1"),
-                "checkpoint": rec.get("checkpoint")} for run, *_, rec in loaded]
-    record = make_record("ensemble", report, None, None, benchmark=_agree([r.get("benchmark") for r in recs]),
-                         name=_agree([r.get("name") for r in recs]), stream=stream,
-                         variant=_agree([r.get("variant") for r in recs]),
-                         member_protocol=_agree([r.get("protocol") for r in recs]), members=members,
-                         class_names=names, fusion=args.fusion, weights=args.weights or [1.0] * len(loaded),
-                         member_reported=_agree([r.get("metrics", {}).get("reported") for r in recs]))
-    path = write_results(out, record)
+    res = ensemble_runs(args.runs, args.fusion, args.weights)
+    report, stream, members = res["report"], res["stream"], res["members"]
+    path = write_outputs(args.out, report, res["scores"], res["labels"],
+                         make_record("ensemble", report, None, None, **res["fields"]), f"ensemble {stream}",
+                         res["class_names"])
     each = ", ".join(f"{m['stream'] or m['run']} {m['top1']:.2f}%" for m in members if m["top1"] is not None)
     print(f"ensemble {stream} ({args.fusion}): top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
           f"{f'  (members: {each})' if each else ''} -> {path}")
