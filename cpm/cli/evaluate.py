@@ -42,14 +42,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
     add_debug_argument(p)
 
 
-def resolve_config(config, checkpoint, overrides) -> Config:
-    """The evaluation config: --config with overrides, else the checkpoint's stored config with overrides."""
+def resolve_config(config, state: dict | None, overrides) -> Config:
+    """The evaluation config: --config with overrides, else the stored config of the checkpoint (its contents,
+    `state`) with overrides."""
     if config is not None:
         return load_config(config, overrides)
-    if checkpoint is None:
+    if state is None:
         raise CPMError("--config is required when no --checkpoint is given (it names the dataset)")
-    return config_from_dict(apply_overrides(load_checkpoint(checkpoint, required=("model", "config"))["config"],
-                                            overrides))
+    return config_from_dict(apply_overrides(state["config"], overrides))
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Run:
     out: Path
     seed: int
     progress: bool
+    state: dict | None = None  # the checkpoint's contents, read once here and handed to load_eval_encoder
 
 
 def setup(args, protocol: str, checkpoint=None) -> Run:
@@ -66,7 +67,8 @@ def setup(args, protocol: str, checkpoint=None) -> Run:
     from cpm.runtime.device import pick_device
 
     checkpoint = checkpoint if checkpoint is not None else args.checkpoint
-    cfg = resolve_config(args.config, checkpoint, args.overrides)
+    state = None if checkpoint is None else load_checkpoint(checkpoint, required=("model", "config"))
+    cfg = resolve_config(args.config, state, args.overrides)
     device = pick_device(args.device or cfg.train.device, key="--device" if args.device else "train.device")
     if args.out:
         out = Path(args.out)
@@ -77,7 +79,7 @@ def setup(args, protocol: str, checkpoint=None) -> Run:
     out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the evaluation
     seed = cfg.train.seed if args.seed is None else args.seed
     torch.manual_seed(seed)
-    return Run(cfg, device, out, seed, not args.no_progress)
+    return Run(cfg, device, out, seed, not args.no_progress, state)
 
 
 def datasets(cfg: Config):
@@ -136,7 +138,7 @@ def linear_main(argv=None) -> None:
     top1 = {}
     for random_init in modes:
         out = run.out if random_init == args.random_init else run.out.with_name(run.out.name + "_random_init")
-        ev = load_eval_encoder(run.cfg, args.checkpoint, random_init, run.seed)
+        ev = load_eval_encoder(run.cfg, args.checkpoint, random_init, run.seed, run.state)
         t0 = time.perf_counter()
         res = linear_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.seed, cache=not args.no_cache,
                           num_workers=run.cfg.data.num_workers, progress=run.progress)
@@ -161,7 +163,7 @@ def knn_main(argv=None) -> None:
     p.add_argument("--random-init", action="store_true", help="evaluate the same encoder at random init")
     args = p.parse_args(argv)
     run = setup(args, "knn_random_init" if args.random_init else "knn")
-    ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed)
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed, run.state)
     train_set, test_set = datasets(run.cfg)
     t0 = time.perf_counter()
     res = knn_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.cfg.data.num_workers, run.progress)
@@ -181,7 +183,7 @@ def _finetune_run(args, fraction: float | None) -> None:
         check_fraction(fraction)
     tag = f"semi_{100 * fraction:g}pct" if fraction is not None else "finetune"
     run = setup(args, tag + ("_scratch" if args.from_scratch else ""))
-    ev = load_eval_encoder(run.cfg, args.checkpoint, args.from_scratch, run.seed)
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.from_scratch, run.seed, run.state)
     train_set, test_set = datasets(run.cfg)
     indices = None
     if fraction is not None:

@@ -33,11 +33,13 @@ def snapshot_state(module: nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
-def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, seed: int = 0) -> EvalEncoder:
+def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, seed: int = 0,
+                      contents: dict | None = None) -> EvalEncoder:
     """The encoder of `checkpoint` (weights loaded strictly), or the same architecture at random init.
 
     Without a checkpoint, `random_init` must be set and the architecture comes from `cfg`. The random
-    init is seeded (`seed`) so a random-init baseline is reproducible.
+    init is seeded (`seed`) so a random-init baseline is reproducible. `contents`: the checkpoint as the caller
+    has read it already (the file is then not read again).
     """
     if checkpoint is None and not random_init:
         raise CPMError("no --checkpoint given: pass a pretraining checkpoint (e.g. runs/<name>/last.pt) "
@@ -45,7 +47,7 @@ def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, s
     state = None
     model_cfg = cfg
     if checkpoint is not None:
-        ckpt = load_checkpoint(checkpoint, required=("model", "config"))
+        ckpt = contents if contents is not None else load_checkpoint(checkpoint, required=("model", "config"))
         model_cfg = config_from_dict(ckpt["config"])
         state = encoder_state(ckpt["model"])
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG stream
