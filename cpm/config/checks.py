@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import typing
 
 from cpm.errors import CPMError
 from cpm.graph import LAYOUT_NAMES, layout_of
@@ -27,16 +28,26 @@ class _Problems(list):
         return bool(cond)
 
 
+def allowed_values(section, key: str) -> tuple:
+    """The values the `Literal[...]` annotation of `key` in a config section's dataclass allows (schema.py)."""
+    return typing.get_args(typing.get_type_hints(type(section))[key])
+
+
+def _one_of(check: _Problems, section, key: str, where: str) -> None:
+    """Record a problem unless `section.key` is one of its allowed values."""
+    allowed, value = allowed_values(section, key), getattr(section, key)
+    check(value in allowed, f"{where}.{key}", f"expected {'|'.join(allowed)}, got '{value}'")
+
+
 def validate(cfg) -> None:
     """Value checks that single types cannot express: every range and cross-key rule is checked and all
     problems are raised together (one line, each naming its key)."""
     d, m, lo, o, t, e = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train, cfg.eval
     _check = _Problems()
-    _check(d.format in ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"), "data.format",
-           f"expected synthetic|arrays|ctrgcn|pyskl|msr_action3d, got '{d.format}'")
-    _check(d.stream in ("joint", "bone", "motion"), "data.stream", f"expected joint|bone|motion, got '{d.stream}'")
+    _one_of(_check, d, "format", "data")
+    _one_of(_check, d, "stream", "data")
     _check(d.layout in LAYOUT_NAMES, "data.layout", f"expected {'|'.join(LAYOUT_NAMES)}, got '{d.layout}'")
-    _check(d.channels in ("xyz", "xys", "xy"), "data.channels", f"expected xyz|xys|xy, got '{d.channels}'")
+    _one_of(_check, d, "channels", "data")
     _check(m.in_channels == len(d.channels), "model.in_channels",
            f"{m.in_channels}, but data.channels='{d.channels}' feeds {len(d.channels)} per joint; "
            f"set model.in_channels={len(d.channels)}")
@@ -60,10 +71,8 @@ def validate(cfg) -> None:
         _check(getattr(m, key) >= 1, f"model.{key}", f"must be >= 1, got {getattr(m, key)}")
     _check(m.temporal_kernel >= 1 and m.temporal_kernel % 2 == 1, "model.temporal_kernel",
            f"must be an odd number >= 1 (same-length padding), got {m.temporal_kernel}")
-    _check(m.data_bn in ("mvc", "vc"), "model.data_bn", f"expected mvc|vc, got '{m.data_bn}'")
-    _check(m.init in ("pytorch", "lineage"), "model.init", f"expected pytorch|lineage, got '{m.init}'")
-    _check(m.graph_strategy in ("uniform", "distance", "spatial"), "model.graph_strategy",
-           f"expected uniform|distance|spatial, got '{m.graph_strategy}'")
+    for key in ("data_bn", "init", "graph_strategy"):
+        _one_of(_check, m, key, "model")
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}")
     _check(lo.tau > 0, "loss.tau", f"must be > 0, got {lo.tau}")
@@ -72,7 +81,7 @@ def validate(cfg) -> None:
     if _check(lo.queue_size >= 1, "loss.queue_size", f"must be >= 1, got {lo.queue_size}"):
         _check(0 <= lo.topk <= lo.queue_size, "loss.topk",
                f"must be in [0, loss.queue_size={lo.queue_size}], got {lo.topk}")
-    _check(o.name in ("lars", "sgd"), "optim.name", f"expected lars|sgd, got '{o.name}'")
+    _one_of(_check, o, "name", "optim")
     if _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}"):
         _check(0 <= o.final_lr <= o.lr, "optim.final_lr",
                f"must be in [0, optim.lr={o.lr}] (the cosine decays from lr down to it), got {o.final_lr}")
@@ -86,9 +95,9 @@ def validate(cfg) -> None:
                f"must be in [0, train.epochs={t.epochs}], got {cfg.schedule.warmup_epochs}")
     _check(t.batch_size >= 2, "train.batch_size", f"must be >= 2 (BatchNorm), got {t.batch_size}")
     _check(bool(DEVICE_RE.fullmatch(t.device)), "train.device", f"expected auto|cpu|cuda|cuda:N, got '{t.device}'")
-    _check(t.amp in ("auto", "bf16", "fp16", "off"), "train.amp", f"expected auto|bf16|fp16|off, got '{t.amp}'")
+    _one_of(_check, t, "amp", "train")
     _check(t.save_every >= 1, "train.save_every", f"must be >= 1, got {t.save_every}")
-    _check(e.report in ("last", "best"), "eval.report", f"expected last|best, got '{e.report}'")
+    _one_of(_check, e, "report", "eval")
     _check(e.linear_test_every >= 1, "eval.linear_test_every", f"must be >= 1, got {e.linear_test_every}")
     _check(0 <= e.mining_k <= lo.queue_size, "eval.mining_k",
            f"must be in [0, loss.queue_size={lo.queue_size}], got {e.mining_k}")

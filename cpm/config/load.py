@@ -29,6 +29,8 @@ def _coerce(value, typ, where: str, problems: list):
     `problems` and the key's default is kept."""
     if is_dataclass(typ):
         return _build(typ, value, where, problems)
+    if typing.get_origin(typ) is typing.Literal:  # the type is checked here, the value among the allowed in checks.py
+        typ = type(typing.get_args(typ)[0])
     if typ is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
         return float(value)
     if typing.get_origin(typ) in (typing.Union, types.UnionType):  # e.g. bool | str: the first that fits

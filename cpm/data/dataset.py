@@ -5,11 +5,13 @@ C follows `data.channels`: 3 for "xyz" (3-D joints) and "xys" (2-D x, y + keypoi
 from __future__ import annotations
 
 import copy
+import typing
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cpm.config.schema import Channels
 from cpm.data.normalize import normalize_view, resize_frames
 from cpm.data.pyskl import read_pyskl
 from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d
@@ -17,7 +19,7 @@ from cpm.errors import CPMError
 from cpm.graph import Layout, layout_of
 
 FORMATS = ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d")
-CHANNELS = ("xyz", "xys", "xy")  # data.channels: 3-D joints | 2-D keypoints + score | x, y only
+CHANNELS = typing.get_args(Channels)  # data.channels: 3-D joints | 2-D keypoints + score | x, y only
 
 
 def coord_dims(channels: str) -> int:

@@ -2,12 +2,14 @@
 scores, its classification report, and what the members share (benchmark, name, variant, protocol, classes)."""
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
+from cpm.config.schema import Stream
 from cpm.eval.metrics import classification_report
 from cpm.eval.scores import ensemble_scores, load_scores
 
-STREAM_SET = {"joint", "bone", "motion"}
+STREAM_SET = set(typing.get_args(Stream))  # all three: the 3S ensemble
 
 
 def _agree(values: list) -> str:

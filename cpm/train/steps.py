@@ -1,6 +1,7 @@
 """One training step and the pieces around it: seeded loaders, optimizer, on-device views."""
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from cpm.config.schema import OptimName
 from cpm.data.streams import to_stream
 from cpm.errors import CPMError
 from cpm.runtime.device import Precision, autocast
@@ -38,7 +40,7 @@ def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:
     if optim_cfg.name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
                                weight_decay=optim_cfg.weight_decay)
-    raise CPMError(f"config key 'optim.name': expected lars|sgd, got '{optim_cfg.name}'")
+    raise CPMError(f"config key 'optim.name': expected {'|'.join(typing.get_args(OptimName))}, got '{optim_cfg.name}'")
 
 
 class TwoViews:
