@@ -1,4 +1,4 @@
-"""The notebook API: pretrained encoders and embeddings, fine-tuned classifiers and their class scores."""
+"""The notebook API: pretraining, pretrained encoders and embeddings, fine-tuned classifiers and their class scores."""
 from __future__ import annotations
 
 import torch
@@ -7,9 +7,7 @@ from cpm.config import config_from_dict
 from cpm.errors import CPMError
 from cpm.models import build_encoder
 from cpm.models.stgcn import STGCN
-from cpm.train.checkpoint import load_checkpoint as read_checkpoint, load_model_state
-
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP and torch.compile wrappers
+from cpm.runtime.checkpoint import encoder_state, load_checkpoint as read_checkpoint, load_model_state, unwrap_state
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -18,17 +16,14 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return read_checkpoint(path, map_location, required=("model", "config"))
 
 
-def _strip(key: str) -> str:
-    for prefix in _WRAPPER_PREFIXES:
-        while key.startswith(prefix):
-            key = key[len(prefix):]
-    return key
+def pretrain(cfg, out_dir=None, resume=None, force: bool = False, stop_after: int | None = None):
+    """Pretrain CPM as `cfg` says (see `cpm.train.trainer.pretrain`), the kNN monitor (`eval.knn_every`) scored
+    by `cpm.eval.knn.knn_accuracy`; returns the run's `RunResult` (out_dir, checkpoint, metrics, ...)."""
+    from cpm.eval.knn import knn_accuracy
+    from cpm.train.trainer import pretrain as run_pretraining
 
-
-def encoder_state(model_state: dict, prefix: str = "encoder.") -> dict:
-    """The encoder's entries of a CPM state_dict, wrapper prefixes removed."""
-    state = {_strip(k): v for k, v in model_state.items()}
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return run_pretraining(cfg, out_dir=out_dir, resume=resume, force=force, stop_after=stop_after,
+                           knn=knn_accuracy)
 
 
 def load_encoder(path, map_location="cpu") -> STGCN:
@@ -66,7 +61,7 @@ def load_classifier(path, map_location="cpu"):
                        "checkpoint loads with cpm.load_encoder")
     model = Classifier(build_encoder(config_from_dict(ckpt["config"])), int(ckpt["num_classes"]),
                        stream=str(ckpt["stream"]))
-    load_model_state(model, {_strip(k): v for k, v in ckpt["model"].items()}, str(path))
+    load_model_state(model, unwrap_state(ckpt["model"]), str(path))
     model.class_names = list(ckpt.get("class_names") or []) or None
     return model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()
 

@@ -128,6 +128,11 @@ def get_layout(name: str, edges=None, num_joints: int | None = None, center: int
     return LAYOUTS[name]
 
 
+def layout_of(data_cfg) -> Layout:
+    """The skeleton layout a `DataConfig` names (`data.layout`; a custom one from its `layout_*` keys)."""
+    return get_layout(data_cfg.layout, data_cfg.layout_edges, data_cfg.layout_num_joints, data_cfg.layout_center)
+
+
 def hop_distance(num_joints: int, edges, max_hop: int = 1) -> np.ndarray:
     """(V, V) graph distance between joints, inf beyond `max_hop`."""
     adj = np.zeros((num_joints, num_joints))

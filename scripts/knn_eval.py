@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from cpm.eval.cli import knn_main  # noqa: E402
+from cpm.cli.evaluate import knn_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(knn_main())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from cpm.eval.cli import linear_main  # noqa: E402
+from cpm.cli.evaluate import linear_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(linear_main())

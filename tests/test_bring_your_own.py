@@ -15,11 +15,11 @@ from cpm.config import Config, load_config
 from cpm.data.dataset import resize_valid_frames
 from cpm.data.readers import read_msr_action3d
 from cpm.errors import CPMError
-from cpm.eval.cli import linear_main
-from cpm.eval.cli_tools import tsne_main
+from cpm.cli.evaluate import linear_main
+from cpm.cli.tools import tsne_main
 from cpm.eval.features import check_compatible
 from cpm.graph import Graph, get_layout
-from cpm.train.cli import main as pretrain_main
+from cpm.cli.pretrain import main as pretrain_main
 
 FAST = ["--no-progress", "--device", "cpu"]
 T, CLASSES = 16, 4

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from cpm.errors import CPMError
-from cpm.train import checkpoint as ck
+from cpm.runtime import checkpoint as ck
 
 
 def _draw():

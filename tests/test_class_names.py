@@ -60,8 +60,8 @@ def test_per_class_table_hand_case():
 def test_ensemble_keeps_the_members_class_names(tmp_path):
     import json
 
-    from cpm.eval.cli_tools import ensemble_main
-    from cpm.eval.results import save_scores
+    from cpm.cli.tools import ensemble_main
+    from cpm.eval.scores import save_scores
 
     labels = np.array([0, 1, 1])
     for k, stream in enumerate(("joint", "bone")):

@@ -9,7 +9,7 @@ import cpm
 from cpm.config import load_config
 from cpm.data import build_dataset
 from cpm.errors import CPMError
-from cpm.eval.cli import finetune_main, semi_main
+from cpm.cli.evaluate import finetune_main, semi_main
 from cpm.eval.metrics import classification_report
 from eval_fixtures import tiny_setup
 

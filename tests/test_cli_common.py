@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from cpm.cli_common import (EXIT_BUG, EXIT_INTERRUPT, EXIT_OS, EXIT_USER, add_debug_argument, add_set_argument,
+from cpm.cli.common import (EXIT_BUG, EXIT_INTERRUPT, EXIT_OS, EXIT_USER, add_debug_argument, add_set_argument,
                             one_line, run_guarded)
 from cpm.errors import CPMError
 

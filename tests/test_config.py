@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from cpm.config import Config, config_from_dict, load_config
 from cpm.errors import CPMError
@@ -107,15 +108,15 @@ def test_yaml_1_1_exponent_floats_are_floats(tmp_path):
 
 
 def test_device_must_exist_on_this_machine(monkeypatch):
-    from cpm.train import distributed
+    from cpm.runtime.device import pick_device
 
-    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for name in ("cuda", "cuda:7"):
         with pytest.raises(CPMError, match=f"^train.device '{name}': CUDA is not available on this machine"):
-            distributed.pick_device(name)
-    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(distributed.torch.cuda, "device_count", lambda: 2)
+            pick_device(name)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     with pytest.raises(CPMError, match=r"^--device 'cuda:7': this machine has 2 CUDA device\(s\), cuda:0..cuda:1"):
-        distributed.pick_device("cuda:7", key="--device")
-    assert distributed.pick_device("cuda:1").index == 1
-    assert distributed.pick_device("cpu").type == "cpu"
+        pick_device("cuda:7", key="--device")
+    assert pick_device("cuda:1").index == 1
+    assert pick_device("cpu").type == "cpu"

@@ -1,7 +1,7 @@
 """data.normalize: per-clip centring and shoulder alignment at load."""
 import numpy as np
 
-from cpm.data.dataset import normalize_view
+from cpm.data.normalize import normalize_view
 from cpm.graph import get_layout
 
 

@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from cpm.train import trainer
-from cpm.train.checkpoint import load_checkpoint
+from cpm.runtime.checkpoint import load_checkpoint
 
 B = 4  # per-rank batch
 

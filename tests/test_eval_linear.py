@@ -8,7 +8,8 @@ import torch
 from cpm.config import EvalConfig, load_config
 from cpm.data import build_dataset
 from cpm.errors import CPMError
-from cpm.eval.features import extract_features, load_eval_encoder
+from cpm.eval.features import load_eval_encoder
+from cpm.runtime.features import extract_features
 from cpm.eval.linear import linear_eval, train_linear, train_linear_uncached, verify_frozen
 from cpm.eval.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from eval_fixtures import NUM_CLASSES, tiny_setup

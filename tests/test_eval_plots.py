@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from cpm.errors import CPMError
-from cpm.eval.plots import (mining_curve, pick_classes, plot_confusion, plot_mining, plot_sweep, plot_tsne,
-                            sample_indices, tsne_2d)
+from cpm.eval.plots import mining_curve, plot_confusion, plot_mining, plot_sweep, plot_tsne
+from cpm.eval.tsne import pick_classes, sample_indices, tsne_2d
 from cpm.train.logger import RunLogger
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,11 +10,12 @@ from torch import nn
 from cpm.config import load_config
 from cpm.data import build_dataset
 from cpm.errors import CPMError
-from cpm.eval.cli import linear_main
-from cpm.eval.cli_tools import ensemble_main
+from cpm.cli.evaluate import linear_main
+from cpm.cli.tools import ensemble_main
 from cpm.eval.features import load_eval_encoder
 from cpm.eval.linear import EpochTests, linear_eval
-from cpm.eval.results import ensemble_scores, load_scores, results_table, save_scores
+from cpm.eval.scores import ensemble_scores, load_scores, save_scores
+from cpm.eval.tables import results_table
 from eval_fixtures import tiny_setup
 
 CPU = torch.device("cpu")

@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 
-from cpm.eval.cli import finetune_main, knn_main, linear_main, semi_main
-from cpm.eval.cli_tools import ensemble_main, plot_mining_main, plot_sweep_main, results_table_main, tsne_main
+from cpm.cli.evaluate import finetune_main, knn_main, linear_main, semi_main
+from cpm.cli.tools import ensemble_main, plot_mining_main, plot_sweep_main, results_table_main, tsne_main
 from cpm.eval.metrics import classification_report
 from cpm.train.logger import RunLogger
 from eval_fixtures import tiny_setup, write_checkpoint

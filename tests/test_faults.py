@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from cpm.data.ntu_fake import random_sequence, write_skeleton
-from cpm.data.ntu_prepare import main as prepare_ntu_main
-from cpm.eval.cli import linear_main
-from cpm.train import checkpoint as ck
-from cpm.train.cli import main as pretrain_main
+from cpm.prepare.ntu_fake import random_sequence, write_skeleton
+from cpm.prepare.ntu import main as prepare_ntu_main
+from cpm.cli.evaluate import linear_main
+from cpm.runtime import checkpoint as ck
+from cpm.cli.pretrain import main as pretrain_main
 from eval_fixtures import tiny_config_dict, tiny_setup, write_arrays, write_config
 from fault_helpers import assert_clean_end, digest, tiny_pretrain_config, tmpfs
 

@@ -11,12 +11,13 @@ import torch
 import yaml
 
 from cpm.bench.cli import main as bench_main
-from cpm.data.ntu_prepare import main as prepare_ntu_main
+from cpm.prepare.ntu import main as prepare_ntu_main
 from cpm.data.subsets import label_subset, save_subset
-from cpm.eval.cli import finetune_main, knn_main, linear_main, semi_main
-from cpm.eval.cli_tools import ensemble_main, plot_sweep_main, results_table_main, tsne_main
-from cpm.eval.results import save_scores, write_results
-from cpm.train.cli import main as pretrain_main
+from cpm.cli.evaluate import finetune_main, knn_main, linear_main, semi_main
+from cpm.cli.tools import ensemble_main, plot_sweep_main, results_table_main, tsne_main
+from cpm.eval.records import write_results
+from cpm.eval.scores import save_scores
+from cpm.cli.pretrain import main as pretrain_main
 from eval_fixtures import tiny_setup
 from fault_helpers import assert_clean_end, digest, tiny_pretrain_config
 

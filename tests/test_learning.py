@@ -15,8 +15,8 @@ from cpm.config import load_config
 from cpm.diagnostics import COLLAPSE_SPREAD
 from cpm.eval.protocols import probe_encoder
 from cpm.models import build_model
-from cpm.train import pretrain
-from cpm.train.checkpoint import load_checkpoint
+from cpm import pretrain
+from cpm.runtime.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = ["data.synthetic.num_train=240", "data.synthetic.num_test=120", "data.num_frames=16", "train.epochs=8",

@@ -1,5 +1,6 @@
 """metrics.jsonl: records, NaN as null, resume drops what a crashed run logged past the checkpoint."""
-from cpm.train.logger import RunLogger, read_metrics
+from cpm.runtime.metrics_file import read_metrics
+from cpm.train.logger import RunLogger
 
 
 def test_records_and_resume_truncation(tmp_path):

@@ -9,7 +9,8 @@ import torch
 
 from cpm.config import load_config
 from cpm.data import build_dataset
-from cpm.eval.features import extract_features, load_eval_encoder
+from cpm.eval.features import load_eval_encoder
+from cpm.runtime.features import extract_features
 from cpm.eval.knn import knn_accuracy
 
 REPO = Path(__file__).resolve().parents[1]

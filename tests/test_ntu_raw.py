@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from cpm.data.normalize import align_shoulders, normalize_sequence, resize_frames, valid_length
-from cpm.data.ntu_fake import random_sequence, skeleton_text, write_skeleton
-from cpm.data.ntu_prepare import main, prepare_ntu
-from cpm.data.ntu_raw import (is_training, motion_energy, official_missing, parse_name, read_name_list,
+from cpm.prepare.ntu_fake import random_sequence, skeleton_text, write_skeleton
+from cpm.prepare.ntu import main, prepare_ntu
+from cpm.prepare.ntu_raw import (is_training, motion_energy, official_missing, parse_name, read_name_list,
                               read_skeleton, select_bodies)
-from cpm.data.prepare import Task, write_split
+from cpm.prepare.common import Task, write_split
 from cpm.errors import CPMError
 
 REAL = {"S001C001P001R001A001": 103, "S001C001P001R001A011": 82, "S001C003P008R002A058": 70,
@@ -315,8 +315,8 @@ def test_interrupted_rerun_keeps_the_finished_output(tmp_path, monkeypatch):
     import hashlib
     from pathlib import Path
 
-    from cpm.data import ntu_prepare
-    from cpm.data.ntu_raw import load_ntu_sample
+    from cpm.prepare import ntu as ntu_prepare
+    from cpm.prepare.ntu_raw import load_ntu_sample
 
     raw, out = tmp_path / "raw", tmp_path / "out"
     raw.mkdir()

@@ -11,7 +11,7 @@ from cpm.config import Config, load_config
 from cpm.errors import CPMError
 from cpm.models import build_encoder, build_model
 from cpm.models.init import init_weights
-from cpm.train.trainer import use_sync_bn
+from cpm.train.distributed import use_sync_bn
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PAPER = sorted([*CONFIGS.glob("ntu*.yaml"), *CONFIGS.glob("pku*.yaml"), *(CONFIGS / "ablations").glob("*.yaml")])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cpm.data.normalize import normalize_sequence
-from cpm.data.pku_raw import cut_clip, main, read_labels, read_pku_skeleton, read_split_file
+from cpm.prepare.pku import cut_clip, main, read_labels, read_pku_skeleton, read_split_file
 from cpm.errors import CPMError
 
 SPLIT = "Training videos: \r\n0002-L, 0002-M, 0003-R\r\nValidataion videos: \r\n0291-L, 0291-M\r\n"

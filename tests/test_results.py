@@ -9,8 +9,9 @@ import pytest
 from cpm.config import Config
 from cpm.errors import CPMError
 from cpm.eval.metrics import classification_report
-from cpm.eval.results import (PAPER, config_value, ensemble_scores, git_commit, load_results, load_scores,
-                              make_record, results_table, save_scores, sweep_points, variant_of, write_results)
+from cpm.eval.records import config_value, git_commit, load_results, make_record, variant_of, write_results
+from cpm.eval.scores import ensemble_scores, load_scores, save_scores
+from cpm.eval.tables import PAPER, results_table, sweep_points
 
 
 def _rec(protocol, top1, benchmark, stream="joint", variant="cpm", date="2024-01-01T00:00:00+00:00", **kw):

@@ -7,9 +7,9 @@ import torch
 from cpm.config import Config
 from cpm.errors import CPMError
 from cpm.train import trainer
-from cpm.train.checkpoint import load_checkpoint
-from cpm.train.cli import main as cli_main
-from cpm.train.logger import read_metrics
+from cpm.runtime.checkpoint import load_checkpoint
+from cpm.cli.pretrain import main as cli_main
+from cpm.runtime.metrics_file import read_metrics
 
 
 @pytest.fixture(autouse=True)

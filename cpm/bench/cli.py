@@ -13,7 +13,7 @@ import torch
 from cpm.bench import report
 from cpm.bench.setup import SECTIONS, BenchOptions, make_config, pick_threads, write_arrays
 from cpm.bench.timing import machine_info
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded
 from cpm.errors import CPMError
 
 

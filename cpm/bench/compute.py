@@ -6,7 +6,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cpm.bench.timing import matmul_gflops, median, time_call
 from cpm.models import build_encoder
-from cpm.train.steps import autocast, choose_precision
+from cpm.runtime.device import autocast, choose_precision
 
 
 def encoder_flops(encoder: torch.nn.Module, x: torch.Tensor) -> int:

@@ -15,7 +15,7 @@ import torch
 
 from cpm.bench.timing import sync
 from cpm.data.dataset import build_dataset
-from cpm.eval.features import extract_features
+from cpm.runtime.features import extract_features
 from cpm.eval.linear import train_linear, train_linear_uncached
 from cpm.models import build_encoder
 

@@ -21,8 +21,8 @@ from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.models import build_model
 from cpm.train.monitor import StepStats
 from cpm.train.schedule import set_lr
-from cpm.train.steps import (Precision, TwoViews, autocast, build_optimizer, choose_precision, make_loader,
-                             make_views, train_step)
+from cpm.runtime.device import Precision, autocast, choose_precision
+from cpm.train.steps import StepContext, TwoViews, build_optimizer, make_views, seeded_loader, train_step
 
 
 def sampler(dataset, batch: int, n_batches: int, seed: int) -> RandomSampler:
@@ -45,12 +45,12 @@ class Ours:
 
     def loader(self, n_batches: int, seed: int) -> DataLoader:
         b = self.cfg.train.batch_size  # the trainer's own loader (pinned memory on CUDA)
-        return make_loader(self.dataset, b, self.cfg, self.device, sampler(self.dataset, b, n_batches, seed), True)
+        return seeded_loader(self.dataset, b, self.cfg, self.device, sampler(self.dataset, b, n_batches, seed), True)
 
     def step(self, batch, topk: int) -> None:
-        scalars = train_step(self.model, self.optimizer, self.scaler, batch, self.cfg.optim.lr, topk,
-                             augment=self.augment, stream=self.cfg.data.stream, layout=self.dataset.layout,
-                             device=self.device, precision=self.precision)
+        ctx = StepContext(self.model, self.optimizer, self.scaler, self.augment, self.cfg.data.stream,
+                          self.dataset.layout, self.device, self.precision)  # built per step: OursBF16 swaps precision
+        scalars = train_step(ctx, batch, self.cfg.optim.lr, topk)
         self.stats.add(scalars)  # what the trainer does every step (device-side sums)
 
 

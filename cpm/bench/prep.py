@@ -8,8 +8,8 @@ import statistics
 import time
 from pathlib import Path
 
-from cpm.data.ntu_fake import write_fake_skeleton_tree
-from cpm.data.ntu_prepare import prepare_ntu
+from cpm.prepare.ntu_fake import write_fake_skeleton_tree
+from cpm.prepare.ntu import prepare_ntu
 
 
 def prepare_speed(tmp: Path, n_files: int, frames: int = 50, rounds: int = 2) -> dict:

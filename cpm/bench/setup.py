@@ -79,9 +79,9 @@ def write_arrays(root: str | Path, split: str, n: int, cfg: Config, num_classes:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     d = cfg.data
-    from cpm.data import layout_from_config
+    from cpm.graph import layout_of
 
-    v = layout_from_config(d).num_joints
+    v = layout_of(d).num_joints
     rng = np.random.default_rng(seed)
     path = root / f"{split}_position.npy"
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, 3, d.num_frames, v, d.max_persons))

@@ -1,7 +1,6 @@
 """Skeleton data: format readers, the embedded demo dataset, streams and labelled subsets."""
-from cpm.data.dataset import SkeletonDataset, build_dataset, layout_from_config
+from cpm.data.dataset import SkeletonDataset, build_dataset
 from cpm.data.streams import to_stream
 from cpm.data.subsets import label_subset, load_subset, save_subset
 
-__all__ = ["SkeletonDataset", "build_dataset", "label_subset", "layout_from_config", "load_subset", "save_subset",
-           "to_stream"]
+__all__ = ["SkeletonDataset", "build_dataset", "label_subset", "load_subset", "save_subset", "to_stream"]

@@ -5,19 +5,21 @@ C follows `data.channels`: 3 for "xyz" (3-D joints) and "xys" (2-D x, y + keypoi
 from __future__ import annotations
 
 import copy
+import typing
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cpm.data.normalize import align_shoulders, resize_frames
+from cpm.config.schema import Channels
+from cpm.data.normalize import normalize_view, resize_frames
 from cpm.data.pyskl import read_pyskl
 from cpm.data.readers import Samples, read_arrays, read_ctrgcn, read_msr_action3d
 from cpm.errors import CPMError
-from cpm.graph import Layout, get_layout
+from cpm.graph import Layout, layout_of
 
 FORMATS = ("synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d")
-CHANNELS = ("xyz", "xys", "xy")  # data.channels: 3-D joints | 2-D keypoints + score | x, y only
+CHANNELS = typing.get_args(Channels)  # data.channels: 3-D joints | 2-D keypoints + score | x, y only
 
 
 def coord_dims(channels: str) -> int:
@@ -38,21 +40,6 @@ def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
     if valid.size == 0:  # an empty sequence read lazily from a large array: zeros, as the st-gcn feeders give
         return np.zeros((x.shape[0], num_frames) + x.shape[2:], dtype=np.float32)
     return resize_frames(x[:, valid[0]: valid[-1] + 1], num_frames).astype(np.float32)
-
-
-def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3) -> np.ndarray:
-    """Centre every person on the layout's centre joint in every frame and rotate each frame about y so the
-    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero.
-
-    With `coords` = 2 (2-D keypoints) only x and y are centred and nothing is rotated: a rotation about the
-    vertical axis needs depth, and an in-plane one would erase whether the person stands or lies.
-    """
-    present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
-    x = x.copy()
-    x[:coords] = (x[:coords] - x[:coords, :, layout.center: layout.center + 1]) * present
-    if layout.shoulders is not None and coords == 3:
-        x = align_shoulders(x, *layout.shoulders)
-    return x.astype(np.float32)
 
 
 def uncentred_ratio(samples: Samples, layout: Layout, clips: int = 64) -> float:
@@ -141,13 +128,6 @@ def check_channels(channels: str, samples: Samples) -> None:
                        f"'{samples.channels}' or 'xy' (and model.in_channels to 3 or 2)")
 
 
-def layout_from_config(cfg) -> Layout:
-    """The skeleton layout named by the data config (custom layouts take their edges from it)."""
-    if cfg.layout == "custom":
-        return get_layout("custom", cfg.layout_edges, cfg.layout_num_joints, cfg.layout_center)
-    return get_layout(cfg.layout)
-
-
 def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
     """The `split` ("train" | "test") of the data described by `cfg` (a DataConfig)."""
     if split not in ("train", "test"):
@@ -156,7 +136,7 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
         raise CPMError(f"data.format: unknown format '{cfg.format}', expected one of {', '.join(FORMATS)}")
     if cfg.format != "synthetic" and not cfg.root:
         raise CPMError(f"data.root: format '{cfg.format}' needs data.root (a folder or file path), got ''")
-    layout = layout_from_config(cfg)
+    layout = layout_of(cfg)
     v = layout.num_joints
     name = cfg.train_split if split == "train" else cfg.test_split
     scan = cfg.scan

@@ -1,4 +1,6 @@
-"""The lineage's 50-frame `position` preprocessing (CrosSCLR feeder/preprocess_ntu.py, used by AimCLR, CMD, ISC).
+"""Per-clip geometry in one place: centring, shoulder alignment and frame resizing, used at load (`normalize_view`)
+and by the raw-release preparation (the lineage's 50-frame `position` preprocessing, CrosSCLR
+feeder/preprocess_ntu.py, used by AimCLR, CMD, ISC).
 
 Steps, in the lineage's order: subtract the centre joint of each person in each frame (`data_type='relative'`),
 resize the valid frames to N with linear interpolation (cv2.INTER_LINEAR semantics), rotate each frame about the
@@ -8,6 +10,8 @@ lineage, or per frame).
 from __future__ import annotations
 
 import numpy as np
+
+from cpm.graph import Layout
 
 # 1-based 21 "spine at the shoulders": the lineage's centre (CrosSCLR `center = data[:, :, 20]`), also the
 # ST-GCN NTU graph centre; not 1-based 2 "middle of spine".
@@ -84,3 +88,18 @@ def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int
     x = x - x[:, :, center_joint: center_joint + 1]
     x = resize_frames(x, num_frames)
     return align_shoulders(x, left, right, rotation).astype(np.float32)
+
+
+def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3) -> np.ndarray:
+    """Centre every person on the layout's centre joint in every frame and rotate each frame about y so the
+    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero.
+
+    With `coords` = 2 (2-D keypoints) only x and y are centred and nothing is rotated: a rotation about the
+    vertical axis needs depth, and an in-plane one would erase whether the person stands or lies.
+    """
+    present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
+    x = x.copy()
+    x[:coords] = (x[:coords] - x[:coords, :, layout.center: layout.center + 1]) * present
+    if layout.shoulders is not None and coords == 3:
+        x = align_shoulders(x, *layout.shoulders)
+    return x.astype(np.float32)

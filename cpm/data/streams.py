@@ -5,13 +5,16 @@ indexes from the end (T = axis -3, V = axis -2), so both ranks share one code pa
 """
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import torch
 
+from cpm.config.schema import Stream
 from cpm.errors import CPMError
 from cpm.graph import Layout
 
-STREAMS = ("joint", "bone", "motion")
+STREAMS = typing.get_args(Stream)
 
 
 def _check(x, stream: str, layout: Layout) -> None:

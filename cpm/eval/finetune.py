@@ -20,10 +20,13 @@ from tqdm import tqdm
 
 from cpm.data import label_subset, load_subset, save_subset, to_stream
 from cpm.errors import CPMError
-from cpm.eval.features import dataset_layout, make_loader, num_classes_of
+from cpm.version import __version__
+from cpm.eval.features import num_classes_of
 from cpm.eval.linear import check_schedule, new_classifier
 from cpm.eval.metrics import classification_report
-from cpm.train.steps import autocast, choose_precision
+from cpm.runtime.checkpoint import save_checkpoint, unwrap
+from cpm.runtime.device import autocast, choose_precision
+from cpm.runtime.features import dataset_layout, make_loader
 
 SUBSET_FILE = "label_subset.json"
 CLASSIFIER_FILE = "classifier.pt"  # the fine-tuned network, written next to results.json
@@ -51,13 +54,10 @@ def class_scores(model: Classifier, x: torch.Tensor, layout) -> torch.Tensor:
 def save_classifier(model: Classifier, path, model_cfg, class_names=None) -> Path:
     """Write the fine-tuned network atomically as plain data: weights, the config that builds its encoder,
     its class count, input stream and class names (readable with `torch.load(weights_only=True)`)."""
-    import cpm
-    from cpm.train.checkpoint import save_checkpoint, unwrap
-
     state = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
     return save_checkpoint({"model": state, "config": model_cfg.to_dict(), "num_classes": int(model.num_classes),
                             "stream": model.stream, "class_names": list(class_names or []),
-                            "kind": "classifier", "version": cpm.__version__}, path)
+                            "kind": "classifier", "version": __version__}, path)
 
 
 def check_fraction(fraction: float) -> float:

@@ -20,9 +20,9 @@ from torch import nn
 from tqdm import tqdm
 
 from cpm.errors import CPMError
-from cpm.eval.features import (dataset_layout, encode_batch, extract_features, make_loader, num_classes_of,
-                               snapshot_state)
+from cpm.eval.features import num_classes_of, snapshot_state
 from cpm.eval.metrics import classification_report
+from cpm.runtime.features import dataset_layout, encode_batch, extract_features, make_loader
 
 
 def check_schedule(epochs: int, lr: float, batch_size: int, milestones, prefix: str) -> None:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cpm.errors import CPMError  # noqa: E402
-from cpm.train.logger import METRICS_FILE, read_metrics  # noqa: E402
+from cpm.runtime.metrics_file import METRICS_FILE, read_metrics  # noqa: E402
 
 MINING_KEY = "mining_precision"  # epoch-record tag written by the trainer (cpm/train/steps.py MONITORED)
 
@@ -50,37 +50,6 @@ def plot_confusion(cm, path, title: str = "Confusion matrix", class_names=None) 
                             color="white" if norm[i, j] > 0.5 else "black")
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     return _save(fig, path)
-
-
-def pick_classes(labels, num: int = 10, seed: int = 0) -> np.ndarray:
-    """`num` distinct classes present in `labels` (all of them if fewer), drawn with `seed`, sorted."""
-    present = np.unique(np.asarray(labels))
-    if present.size <= num:
-        return present
-    return np.sort(np.random.default_rng(seed).choice(present, size=num, replace=False))
-
-
-def sample_indices(labels, classes, max_per_class: int = 200, seed: int = 0) -> np.ndarray:
-    """Sorted indices of at most `max_per_class` samples of each of `classes`."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    out = []
-    for c in classes:
-        idx = np.flatnonzero(labels == c)
-        out.append(idx if idx.size <= max_per_class else rng.choice(idx, size=max_per_class, replace=False))
-    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
-
-
-def tsne_2d(feats, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """2-D t-SNE (sklearn, cosine-normalised features, PCA init) of (N, D) features."""
-    from sklearn.manifold import TSNE
-
-    x = np.asarray(feats, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 3:
-        raise CPMError(f"t-SNE: expected features (N >= 3, D), got shape {x.shape}")
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    perplexity = min(perplexity, (x.shape[0] - 1) / 3)  # sklearn requires perplexity < N
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
 
 
 def plot_tsne(panels, path, class_names=None) -> Path:

@@ -1,13 +1,31 @@
-"""The frozen-encoder probes in one call, for notebooks and experiments (the CLIs run them one by one)."""
+"""Frozen-encoder protocols as library calls: the kNN protocol (`knn_eval`, what cpm-knn-eval runs) and all the
+probes in one call (`probe_encoder`, for notebooks and experiments)."""
 from __future__ import annotations
 
 import torch
 
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
-from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
-from cpm.eval.knn import knn_accuracy
-from cpm.eval.linear import class_scores, standardize, train_linear
+from cpm.eval.features import load_eval_encoder, num_classes_of
+from cpm.eval.knn import knn_accuracy, knn_scores
+from cpm.eval.linear import class_scores, standardize, train_linear, verify_frozen
+from cpm.eval.metrics import classification_report
+from cpm.runtime.features import extract_features
+
+
+def knn_eval(ev, train_set, test_set, ecfg, device: torch.device, num_workers: int = 0,
+             progress: bool = True) -> dict:
+    """Weighted cosine kNN (`ecfg.knn_k`, `ecfg.knn_t`) of an `EvalEncoder`'s frozen features: the classification
+    report (top1, top5, per_class, confusion) plus `scores` (N_test, C), `labels`, `num_classes`, `num_train`;
+    the encoder is checked to be unchanged afterwards."""
+    kw = dict(device=device, batch_size=ecfg.batch_size, num_workers=num_workers, progress=progress)
+    ftr, ytr = extract_features(ev.encoder, train_set, ev.stream, desc="train features", **kw)
+    fte, yte = extract_features(ev.encoder, test_set, ev.stream, desc="test features", **kw)
+    verify_frozen(ev.encoder, ev.reference, ev.source)
+    num_classes = num_classes_of(train_set, test_set)
+    scores = knn_scores(ftr, ytr, fte, k=ecfg.knn_k, t=ecfg.knn_t, num_classes=num_classes).cpu()
+    return {**classification_report(scores, yte.cpu()), "scores": scores, "labels": yte.cpu(),
+            "num_classes": num_classes, "num_train": len(train_set)}
 
 
 def _top1(fc, feats: torch.Tensor, labels: torch.Tensor) -> float:

@@ -1,20 +1,14 @@
 """Model builders from a `Config`."""
 from __future__ import annotations
 
-from cpm.graph import get_layout
+from cpm.graph import layout_of
 from cpm.models.cpm import CPM
 from cpm.models.heads import mlp
 from cpm.models.init import init_weights
 from cpm.models.stgcn import STGCN
 from cpm.queue import ContextQueue
 
-__all__ = ["CPM", "STGCN", "ContextQueue", "mlp", "build_encoder", "build_model", "layout_of"]
-
-
-def layout_of(cfg):
-    """The skeleton layout named by `cfg.data`."""
-    d = cfg.data
-    return get_layout(d.layout, d.layout_edges, d.layout_num_joints, d.layout_center)
+__all__ = ["CPM", "STGCN", "ContextQueue", "mlp", "build_encoder", "build_model"]
 
 
 def build_encoder(cfg) -> STGCN:
@@ -22,7 +16,7 @@ def build_encoder(cfg) -> STGCN:
     `cfg.model.init`."""
     m = cfg.model
     encoder = STGCN(in_channels=m.in_channels, hidden_channels=m.hidden_channels, hidden_dim=m.hidden_dim,
-                    layout=layout_of(cfg), strategy=m.graph_strategy, max_persons=cfg.data.max_persons,
+                    layout=layout_of(cfg.data), strategy=m.graph_strategy, max_persons=cfg.data.max_persons,
                     temporal_kernel=m.temporal_kernel, dropout=m.dropout, edge_importance=m.edge_importance,
                     data_bn=m.data_bn)
     return init_weights(encoder, m.init)

@@ -1,17 +1,19 @@
-"""Thin helpers over ``torch.distributed`` for runs launched by ``torchrun`` (env:// rendezvous).
+"""Thin helpers over ``torch.distributed`` for runs launched by ``torchrun`` (env:// rendezvous), and the model
+wrapping (torch.compile, SyncBatchNorm, DDP) such a run uses.
 
 Without torchrun (no ``WORLD_SIZE`` in the environment) nothing is initialised and every helper
 degrades to the single-process answer, so the same trainer code runs both ways.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from cpm.errors import CPMError
+from cpm.runtime.device import pick_device
 
 
 @dataclass(frozen=True)
@@ -33,30 +35,6 @@ class DistInfo:
 
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def pick_device(requested: str = "auto", local_rank: int = 0, key: str = "train.device") -> torch.device:
-    """``auto`` -> CUDA (this process's local GPU) when available, else CPU; or the device asked for.
-
-    A device this machine does not have is a one-line :class:`CPMError` naming ``key`` (where it was set).
-    """
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise CPMError(f"{key} '{requested}': not a device; expected auto|cpu|cuda|cuda:N") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise CPMError(f"{key} '{requested}': CUDA is not available on this machine (use cpu or auto)")
-        if device.index is not None and device.index >= count:
-            raise CPMError(f"{key} '{requested}': this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
-    elif device.type != "cpu":
-        raise CPMError(f"{key} '{requested}': expected auto|cpu|cuda|cuda:N")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    return device
 
 
 def init_distributed(device: str = "auto") -> DistInfo:
@@ -93,22 +71,42 @@ def barrier() -> None:
         dist.barrier()
 
 
-def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
-    """Mean of ``t`` over ranks (a copy; ``t`` itself unchanged); identity without a process group."""
-    if not is_dist():
-        return t
-    t = t.detach().clone()
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t / get_world_size()
+def use_sync_bn(cfg, info: DistInfo) -> bool:
+    """Whether BN is synchronised across the torchrun processes; with >1 process rank 0 prints one line saying so.
+
+    On by default (`model.sync_bn`): the lineage trains batch 512 on one GPU, so its BN sees all 512; per-process
+    BN would see 512 / world_size. torch's SyncBatchNorm has no CPU kernel, so CPU runs keep per-process BN.
+    """
+    if not info.distributed:
+        return False
+    per_rank = cfg.train.batch_size // info.world_size
+    on = cfg.model.sync_bn and info.device.type == "cuda"
+    if on:
+        text = (f"on: one BN over the global batch of {cfg.train.batch_size} across {info.world_size} processes "
+                f"(model.sync_bn=false: per-process BN over {per_rank})")
+    else:
+        why = "model.sync_bn=false" if not cfg.model.sync_bn else f"no SyncBatchNorm kernel on {info.device.type}"
+        text = f"off ({why}): each of the {info.world_size} processes normalises its own {per_rank} clips"
+    if info.is_main:
+        print(f"note: SyncBatchNorm {text}")
+    return on
 
 
-def broadcast_object(obj):
-    """Rank 0's ``obj`` on every rank (e.g. a decision to abort, taken on rank 0)."""
-    if not is_dist():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+def wrap_model(model, cfg, info: DistInfo):
+    """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
+    if cfg.train.compile:
+        for part in (model.encoder, model.projector, model.predictor):
+            part.compile()
+    if not info.distributed:
+        return model
+    if use_sync_bn(cfg, info):
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    ddp = torch.nn.parallel.DistributedDataParallel
+    # the queue is identical on every rank by construction (all-gather): no per-step buffer broadcast
+    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
+               else {"broadcast_buffers": False})  # renamed in recent torch
+    return ddp(model, device_ids=ids, **no_sync)
 
 
 def cleanup() -> None:

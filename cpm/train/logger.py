@@ -14,7 +14,7 @@ from typing import Mapping
 
 from tqdm import tqdm
 
-METRICS_FILE = "metrics.jsonl"
+from cpm.runtime.metrics_file import METRICS_FILE
 
 
 def _clean(v) -> float | None:
@@ -88,13 +88,3 @@ def truncate_metrics(path: Path, max_step: int) -> None:
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
     tmp.replace(path)
-
-
-def read_metrics(path: str | Path, kind: str | None = None) -> list[dict]:
-    """All records of a ``metrics.jsonl`` (optionally one kind), for plots and tests."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        if kind is None or rec.get("kind") == kind:
-            out.append(rec)
-    return out

@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
 from cpm.errors import CPMError
-from cpm.eval.knn import knn_accuracy
+from cpm.runtime.checkpoint import unwrap
+from cpm.runtime.device import Precision
+from cpm.runtime.features import encode_loader
 from cpm.train import distributed as dist
-from cpm.train.checkpoint import unwrap
-from cpm.train.steps import OPTIONAL, Precision, extract_features, make_loader
+from cpm.train.steps import OPTIONAL, seeded_loader
+
+# (train_feats, train_labels, test_feats, test_labels, k=, t=, num_classes=) -> top-1 %: the kNN classifier the
+# caller hands the trainer (cpm.eval.knn.knn_accuracy), so training never imports the evaluation package
+KnnFn = Callable[..., float]
 
 NO_BAD_STEP = 2**62  # "no non-finite loss seen yet" in the running minimum of bad steps
 
@@ -47,10 +53,11 @@ class StepStats:
 
 
 class KnnMonitor:
-    """kNN top-1 (%) on the test split from frozen encoder features; datasets are built on first use."""
+    """kNN top-1 (%) on the test split from frozen encoder features, scored by `knn`; datasets are built on
+    first use."""
 
-    def __init__(self, cfg, device: torch.device, precision: Precision):
-        self.cfg, self.device, self.precision = cfg, device, precision
+    def __init__(self, cfg, device: torch.device, precision: Precision, knn: KnnFn):
+        self.cfg, self.device, self.precision, self.knn = cfg, device, precision, knn
         self.loaders = None
 
     def __call__(self, model) -> float:
@@ -59,11 +66,11 @@ class KnnMonitor:
             sets = [build_dataset(cfg.data, split) for split in ("train", "test")]
             self.layout = sets[0].layout
             self.num_classes = max(s.num_classes for s in sets)
-            self.loaders = [make_loader(s, cfg.eval.batch_size, cfg, self.device) for s in sets]
+            self.loaders = [seeded_loader(s, cfg.eval.batch_size, cfg, self.device) for s in sets]
         encoder = unwrap(model).encoder
-        (ftr, ytr), (fte, yte) = (extract_features(encoder, ld, cfg.data.stream, self.layout, self.device,
-                                                   self.precision) for ld in self.loaders)
-        return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)
+        (ftr, ytr), (fte, yte) = (encode_loader(encoder, ld, cfg.data.stream, self.layout, self.device,
+                                                self.precision) for ld in self.loaders)
+        return self.knn(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)
 
 
 class FeatureProbe:
@@ -75,11 +82,11 @@ class FeatureProbe:
 
         self.cfg, self.device, self.precision, self.layout = cfg, device, precision, dataset.layout
         probe = Subset(dataset.without_transform(), range(min(clips, len(dataset))))
-        self.loader = make_loader(probe, cfg.eval.batch_size, cfg, device)
+        self.loader = seeded_loader(probe, cfg.eval.batch_size, cfg, device)
 
     def __call__(self, model) -> dict[str, float]:
-        feats, _ = extract_features(unwrap(model).encoder, self.loader, self.cfg.data.stream, self.layout,
-                                    self.device, self.precision)
+        feats, _ = encode_loader(unwrap(model).encoder, self.loader, self.cfg.data.stream, self.layout,
+                                 self.device, self.precision)
         return {"feat_spread": feature_spread(feats), "feat_rank": effective_rank(feats)}
 
 

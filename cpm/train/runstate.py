@@ -10,9 +10,10 @@ import yaml
 from torch import nn
 
 from cpm.errors import CPMError
-from cpm.train import checkpoint as ck
+from cpm.version import __version__
+from cpm.runtime import checkpoint as ck
+from cpm.runtime.metrics_file import METRICS_FILE
 from cpm.train import distributed as dist
-from cpm.train.logger import METRICS_FILE
 
 LAST = "last.pt"
 
@@ -114,10 +115,8 @@ def gather_rng() -> list[dict]:
     return out
 
 
-def make_state(model: nn.Module, optimizer, scaler, sched: dict, progress: Progress, cfg, rng: list[dict]) -> dict:
-    """The checkpoint dict (plain data only; see cpm/train/checkpoint.py)."""
-    import cpm
-
+def _make_state(model: nn.Module, optimizer, scaler, sched: dict, progress: Progress, cfg, rng: list[dict]) -> dict:
+    """The checkpoint dict (plain data only; see cpm/runtime/checkpoint.py)."""
     return {
         "model": ck.unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -128,11 +127,11 @@ def make_state(model: nn.Module, optimizer, scaler, sched: dict, progress: Progr
         "rng": rng[0],
         "rng_per_rank": rng,
         "config": cfg.to_dict(),
-        "version": cpm.__version__,
+        "version": __version__,
     }
 
 
-def restore(path: Path, model: nn.Module, optimizer, scaler, device: torch.device, cfg=None) -> Progress:
+def restore_run(path: Path, model: nn.Module, optimizer, scaler, device: torch.device, cfg=None) -> Progress:
     """Load ``path`` into model/optimizer/scaler and this rank's RNG; return where the run stands.
 
     The run continues with ``cfg`` (e.g. more epochs); keys that differ from the stored config are printed.
@@ -159,12 +158,17 @@ def restore(path: Path, model: nn.Module, optimizer, scaler, device: torch.devic
     return Progress(epoch=int(state["epoch"]), step=int(state["step"]))
 
 
-def save(state: dict, out_dir: Path, epoch: int, save_every: int) -> Path:
-    """Write ``last.pt`` (every epoch) and ``epoch_XXXX.pt`` (every ``save_every``); call on rank 0."""
+def save_run(out_dir: Path, model: nn.Module, optimizer, scaler, sched: dict, progress: Progress, cfg) -> Path | None:
+    """Checkpoint the run after ``progress.epoch`` epochs: every rank gives its RNG state (collective), rank 0
+    writes ``last.pt`` and, every ``train.save_every`` epochs, ``epoch_XXXX.pt``; returns ``last.pt`` on rank 0."""
+    rng = gather_rng()
+    if not dist.is_main():
+        return None
+    state = _make_state(model, optimizer, scaler, sched, progress, cfg, rng)
     last = out_dir / LAST
     ck.save_checkpoint(state, last)
-    if epoch % save_every == 0:
-        ck.save_checkpoint(state, out_dir / epoch_name(epoch))
+    if progress.epoch % cfg.train.save_every == 0:
+        ck.save_checkpoint(state, out_dir / epoch_name(progress.epoch))
     return last
 
 

@@ -1,7 +1,7 @@
-"""One training step and the pieces around it: precision policy, optimizer, on-device views, features."""
+"""One training step and the pieces around it: seeded loaders, optimizer, on-device views."""
 from __future__ import annotations
 
-import contextlib
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,8 +9,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from cpm.config.schema import OptimName
 from cpm.data.streams import to_stream
 from cpm.errors import CPMError
+from cpm.runtime.device import Precision, autocast
+from cpm.runtime.features import make_loader
 from cpm.train.lars import LARS, param_groups
 from cpm.train.schedule import set_lr
 
@@ -20,42 +23,13 @@ MONITORED = ("top1_sim", "emb_std", "mining_precision", "self_mass")
 OPTIONAL = ("mining_precision", "self_mass")
 
 
-def make_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=None,
-                drop_last: bool = False) -> DataLoader:
-    """DataLoader with a private generator: worker seeding stays off the global RNG that on-device
-    augmentation replays on resume (the trainer reseeds it per epoch; workers are not persistent, so
+def seeded_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=None,
+                  drop_last: bool = False) -> DataLoader:
+    """The trainer's DataLoaders, with a private generator: worker seeding stays off the global RNG that
+    on-device augmentation replays on resume (the trainer reseeds it per epoch; workers are not persistent, so
     per-sample augmentation in workers is a function of (seed, epoch) too)."""
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, drop_last=drop_last,
-                      num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda",
-                      generator=torch.Generator().manual_seed(cfg.train.seed))
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Autocast dtype (None = fp32) and whether fp16 loss scaling is needed."""
-    dtype: torch.dtype | None
-    scaled: bool
-
-    @property
-    def name(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
-
-
-def choose_precision(amp: str, device: torch.device) -> Precision:
-    """``auto``: bf16 on CUDA where supported, else fp16 + GradScaler; always fp32 on CPU."""
-    if amp == "off" or device.type != "cuda":
-        if amp in ("bf16", "fp16") and device.type != "cuda":
-            print(f"note: train.amp={amp} ignored on {device.type}; training in fp32")
-        return Precision(None, False)
-    if amp == "auto":
-        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return Precision(torch.bfloat16, False) if amp == "bf16" else Precision(torch.float16, True)
-
-
-def autocast(device: torch.device, precision: Precision):
-    if precision.dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=precision.dtype)
+    return make_loader(dataset, batch_size, cfg.data.num_workers, device, sampler, drop_last=drop_last,
+                       generator=torch.Generator().manual_seed(cfg.train.seed))
 
 
 def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:
@@ -66,7 +40,7 @@ def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:
     if optim_cfg.name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
                                weight_decay=optim_cfg.weight_decay)
-    raise CPMError(f"config key 'optim.name': expected lars|sgd, got '{optim_cfg.name}'")
+    raise CPMError(f"config key 'optim.name': expected {'|'.join(typing.get_args(OptimName))}, got '{optim_cfg.name}'")
 
 
 class TwoViews:
@@ -91,38 +65,33 @@ def make_views(x: torch.Tensor, augment, stream: str, layout) -> tuple[torch.Ten
         return to_stream(augment(x), stream, layout), to_stream(augment(x), stream, layout)
 
 
-def train_step(model: nn.Module, optimizer, scaler, batch, lr: float, topk: int, *, augment, stream: str,
-               layout, device: torch.device, precision: Precision,
+@dataclass(frozen=True)
+class StepContext:
+    """What every training step of a run uses, built once: the (possibly DDP-wrapped) model, its optimizer and
+    loss scaler, the on-device augmentation, the input stream and layout, the device and the precision."""
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    augment: object  # BatchAugment (joint batches), unused when the loader yields views augmented in workers
+    stream: str
+    layout: object  # cpm.graph.Layout of the training data
+    device: torch.device
+    precision: Precision
+
+
+def train_step(ctx: StepContext, batch, lr: float, topk: int,
                ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Augment, forward, backward, update; returns the model's detached scalars (no host sync).
     `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`)."""
     x, y = batch
-    x = x.to(device, non_blocking=True)
-    y = y.to(device, non_blocking=True)
-    x1, x2 = make_views(x, augment, stream, layout)
-    set_lr(optimizer, lr)
-    with autocast(device, precision):
-        out = model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
-    optimizer.zero_grad(set_to_none=True)
-    scaler.scale(out["loss"]).backward()
-    scaler.step(optimizer)
-    scaler.update()
+    x = x.to(ctx.device, non_blocking=True)
+    y = y.to(ctx.device, non_blocking=True)
+    x1, x2 = make_views(x, ctx.augment, ctx.stream, ctx.layout)
+    set_lr(ctx.optimizer, lr)
+    with autocast(ctx.device, ctx.precision):
+        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
+    ctx.optimizer.zero_grad(set_to_none=True)
+    ctx.scaler.scale(out["loss"]).backward()
+    ctx.scaler.step(ctx.optimizer)
+    ctx.scaler.update()
     return {"loss": out["loss"].detach().float(), **{k: out[k].detach().float() for k in MONITORED if k in out}}
-
-
-@torch.no_grad()
-def extract_features(encoder: nn.Module, loader, stream: str, layout, device: torch.device,
-                     precision: Precision) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encoder features (N, D) and labels (N,) of a non-augmented loader, in eval mode (mode restored)."""
-    was_training = encoder.training
-    encoder.eval()
-    feats, labels = [], []
-    try:
-        for x, y in loader:
-            x = to_stream(x.to(device, non_blocking=True), stream, layout)
-            with autocast(device, precision):
-                feats.append(encoder(x).float())
-            labels.append(torch.as_tensor(y))
-    finally:
-        encoder.train(was_training)
-    return torch.cat(feats), torch.cat(labels).to(device)

@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import inspect
 import random
 import time
 from dataclasses import dataclass
@@ -21,14 +20,16 @@ from cpm.data.dataset import coord_dims
 from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
+from cpm.runtime import checkpoint as ck
+from cpm.runtime.device import choose_precision
 from cpm.train import distributed as dist
-from cpm.train import checkpoint as ck
 from cpm.train import runstate
-from cpm.train.logger import METRICS_FILE, RunLogger
+from cpm.runtime.metrics_file import METRICS_FILE
+from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
-from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnMonitor, StepStats, check_finite, track_bad_step
+from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
 from cpm.train.schedule import schedule_state, warmup_cosine
-from cpm.train.steps import TwoViews, build_optimizer, choose_precision, make_loader, train_step
+from cpm.train.steps import StepContext, TwoViews, build_optimizer, seeded_loader, train_step
 
 
 @dataclass
@@ -48,53 +49,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def use_sync_bn(cfg, info) -> bool:
-    """Whether BN is synchronised across the torchrun processes; with >1 process rank 0 prints one line saying so.
-
-    On by default (`model.sync_bn`): the lineage trains batch 512 on one GPU, so its BN sees all 512; per-process
-    BN would see 512 / world_size. torch's SyncBatchNorm has no CPU kernel, so CPU runs keep per-process BN.
-    """
-    if not info.distributed:
-        return False
-    per_rank = cfg.train.batch_size // info.world_size
-    on = cfg.model.sync_bn and info.device.type == "cuda"
-    if on:
-        text = (f"on: one BN over the global batch of {cfg.train.batch_size} across {info.world_size} processes "
-                f"(model.sync_bn=false: per-process BN over {per_rank})")
-    else:
-        why = "model.sync_bn=false" if not cfg.model.sync_bn else f"no SyncBatchNorm kernel on {info.device.type}"
-        text = f"off ({why}): each of the {info.world_size} processes normalises its own {per_rank} clips"
-    if info.is_main:
-        print(f"note: SyncBatchNorm {text}")
-    return on
-
-
-def _wrap(model, cfg, info):
-    """Optional torch.compile (per submodule, state_dict keys unchanged), SyncBatchNorm, DDP."""
-    if cfg.train.compile:
-        for part in (model.encoder, model.projector, model.predictor):
-            part.compile()
-    if not info.distributed:
-        return model
-    if use_sync_bn(cfg, info):
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    ids = [info.device.index] if info.device.type == "cuda" else None
-    ddp = torch.nn.parallel.DistributedDataParallel
-    # the queue is identical on every rank by construction (all-gather): no per-step buffer broadcast
-    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
-               else {"broadcast_buffers": False})  # renamed in recent torch
-    return ddp(model, device_ids=ids, **no_sync)
-
-
 def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, force: bool = False,
-             stop_after: int | None = None) -> RunResult:
+             stop_after: int | None = None, knn: KnnFn | None = None) -> RunResult:
     """Pretrain CPM as configured; ``resume`` = None | "auto" | checkpoint path; ``force`` overwrites another
     run in ``out_dir``; ``stop_after`` ends this call after that many epochs (the schedule still spans
-    ``train.epochs``, a later ``resume`` continues it)."""
+    ``train.epochs``, a later ``resume`` continues it); ``knn`` scores the kNN monitor (``eval.knn_every``):
+    ``cpm.pretrain`` passes ``cpm.eval.knn.knn_accuracy``."""
+    if cfg.eval.knn_every > 0 and knn is None:
+        raise CPMError(f"config key 'eval.knn_every': {cfg.eval.knn_every} needs a kNN classifier; call "
+                       f"cpm.pretrain, or pass knn=cpm.eval.knn.knn_accuracy")
     started = dist.is_dist()
     info = dist.init_distributed(cfg.train.device)
     try:
-        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force).train(stop_after)
+        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force, knn).train(stop_after)
     finally:
         if not started:
             dist.cleanup()
@@ -103,7 +70,7 @@ def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, 
 class Run:
     """Everything one pretraining run holds: data, model, optimizer, counters, logger."""
 
-    def __init__(self, cfg, info: dist.DistInfo, out: Path, resume: str | None, force: bool):
+    def __init__(self, cfg, info: dist.DistInfo, out: Path, resume: str | None, force: bool, knn: KnnFn | None):
         tc = cfg.train
         self.cfg, self.info, self.out = cfg, info, out
         self.resume_path = runstate.resolve_resume(out, resume, force)  # refuses before anything is built
@@ -126,20 +93,23 @@ class Run:
         self.augment = BatchAugment(aug, coords=coords)
         self.progress = runstate.Progress()
         if self.resume_path is not None:
-            self.progress = runstate.restore(self.resume_path, model, self.optimizer, self.scaler, self.device, cfg)
+            self.progress = runstate.restore_run(self.resume_path, model, self.optimizer, self.scaler, self.device,
+                                                 cfg)
         else:
             torch.manual_seed(tc.seed + info.rank)  # distinct augmentation/dropout streams per rank
-        self.model = _wrap(model, cfg, info)
+        self.model = dist.wrap_model(model, cfg, info)
+        self.step_ctx = StepContext(self.model, self.optimizer, self.scaler, self.augment, cfg.data.stream,
+                                    self.layout, self.device, self.precision)
         self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
                                           shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
-        self.loader = make_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
+        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
         steps = len(self.loader)
         if steps == 0:
             raise CPMError(f"config key 'train.batch_size': {self.per_rank} per process exceeds the "
                            f"{len(self.sampler)} samples each process sees")
         self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
-        self.knn = KnnMonitor(cfg, self.device, self.precision) if cfg.eval.knn_every > 0 else None
+        self.knn = KnnMonitor(cfg, self.device, self.precision, knn) if cfg.eval.knn_every > 0 else None
         self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
         self.bad_step = torch.full((), NO_BAD_STEP, dtype=torch.long, device=self.device)
 
@@ -194,9 +164,8 @@ class Run:
             # the schedule follows progress through the epochs, not the global step: a resume with another
             # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
             lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
-            scalars = train_step(self.model, self.optimizer, self.scaler, batch, lr, topk, augment=self.augment,
-                                 stream=cfg.data.stream, layout=self.layout, device=self.device,
-                                 precision=self.precision, ids=order[i * self.per_rank:(i + 1) * self.per_rank])
+            scalars = train_step(self.step_ctx, batch, lr, topk,
+                                 ids=order[i * self.per_rank:(i + 1) * self.per_rank])
             self.progress.step += 1
             self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
             window.add(scalars)
@@ -244,9 +213,6 @@ class Run:
             knn += f", features: spread {100 * means['feat_spread']:.1f}%, rank {means['feat_rank']:.1f}"
             print(f"epoch {p.epoch}/{cfg.train.epochs} stage {int(means['stage'])}: loss {means['loss']:.4f}, "
                   f"lr {means['lr']:.4g}, {means['samples_per_s']:.1f} samples/s{knn}", flush=True)
-        rng = runstate.gather_rng()  # collective
-        if info.is_main:
-            state = runstate.make_state(self.model, self.optimizer, self.scaler,
-                                        schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg, rng)
-            runstate.save(state, self.out, p.epoch, cfg.train.save_every)
+        runstate.save_run(self.out, self.model, self.optimizer, self.scaler,
+                          schedule_state(p.epoch * len(self.loader), **self.sched), p, cfg)  # collective
         dist.barrier()

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpm.cli.common import add_set_argument  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
@@ -47,8 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2, help="seeds run in parallel")
     p.add_argument("--threads", type=int, default=2, help="CPU threads shared by the parallel commands")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="config overrides passed to every command, e.g. train.epochs=40")
+    add_set_argument(p, "train.epochs=40 (passed to every command)")
     return p.parse_args(argv)
 
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded  # noqa: E402
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402

@@ -24,9 +24,10 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from cpm import pretrain  # noqa: E402
+from cpm.cli.common import add_set_argument  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.eval.protocols import probe_encoder  # noqa: E402
-from cpm.train import pretrain  # noqa: E402
 
 METRICS = ("knn", "linear", "linear_std", "feat_spread", "feat_rank", "knn_drop")
 
@@ -37,8 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                    help="a recipe: name, colon, comma-separated overrides (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--set", nargs="+", default=[], dest="overrides", metavar="KEY=VALUE",
-                   help="overrides for every variant")
+    add_set_argument(p, "train.epochs=40 (for every variant)")
     p.add_argument("--out", default="runs/recipe_sweep")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-random-init", action="store_true", help="skip the random-init reference")

@@ -206,12 +206,12 @@ def summarize(reports: Sequence[SplitReport], skipped_listed: int = 0) -> tuple[
 
 
 def run_cli(prepare: Callable, *args, **kwargs) -> int:
-    """Run a prepare_* function for a CLI inside the shared error boundary (cpm/cli_common.py: one 'error: ...'
+    """Run a prepare_* function for a CLI inside the shared error boundary (cpm/cli/common.py: one 'error: ...'
     line and an exit code per kind of failure), else print the report's summary and return its exit code
     (1 when some files failed)."""
     import sys
 
-    from cpm.cli_common import run_guarded
+    from cpm.cli.common import run_guarded
 
     def body() -> int:
         text, code = prepare(*args, **kwargs).summary()

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from cpm.cli_common import add_debug_argument
+from cpm.cli.common import add_debug_argument
 from cpm.data.normalize import ROTATIONS
-from cpm.data.ntu_raw import (BENCHMARKS, BODY_RULES, NAME_RE, benchmark_dataset, in_benchmark, is_training,
+from cpm.prepare.ntu_raw import (BENCHMARKS, BODY_RULES, NAME_RE, benchmark_dataset, in_benchmark, is_training,
                               load_ntu_sample, official_missing, parse_name, read_name_list)
-from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
+from cpm.prepare.common import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
 from cpm.errors import CPMError
 
 
@@ -59,7 +59,7 @@ def prepare_ntu(raw: str | Path, out: str | Path, benchmark: str, frames: int = 
                 progress: bool = True, bodies: str = "lineage", rotation: str = "clip") -> NTUPrepareReport:
     """Write train/val `_data.npy`, `_position.npy` and `_label.pkl` of `benchmark` into `out`.
 
-    `bodies` picks the two persons (`cpm.data.ntu_raw.select_bodies`: lineage = first two listed per frame,
+    `bodies` picks the two persons (`cpm.prepare.ntu_raw.select_bodies`: lineage = first two listed per frame,
     energy = two most moving bodyIDs), `rotation` the sign rule of the position arrays' y rotation
     (`cpm.data.normalize.align_shoulders`: clip = the lineage's one sign per clip, frame = per frame).
 

@@ -12,17 +12,8 @@ import numpy as np
 import yaml
 
 from cpm.errors import CPMError
-from cpm.cli_common import add_debug_argument
-from cpm.eval.cli import add_common, guarded, setup
-
-STREAM_SET = {"joint", "bone", "motion"}
-
-
-def _agree(values: list) -> str:
-    """The value all members share, "mixed" if they differ, "" if none has one."""
-    vals = {v for v in values if v not in (None, "")}
-    return vals.pop() if len(vals) == 1 else ("mixed" if vals else "")
-
+from cpm.cli.common import add_debug_argument
+from cpm.cli.evaluate import add_common, guarded, setup
 
 @guarded
 def ensemble_main(argv=None) -> None:
@@ -32,9 +23,9 @@ def ensemble_main(argv=None) -> None:
     (ensemble_ntu_cs.py, --weights 0.6 0.6 0.4 for joint, bone, motion) and, with equal weights, CrosSCLR
     (net/crossclr_3views.py averages the streams' logits) do; the paper does not say which it used.
     """
-    from cpm.eval.metrics import classification_report, per_class_table
-    from cpm.eval.plots import plot_confusion
-    from cpm.eval.results import ensemble_scores, load_scores, make_record, save_scores, write_results
+    from cpm.eval.ensemble import ensemble_runs, is_member
+    from cpm.eval.outputs import write_outputs
+    from cpm.eval.records import make_record
 
     p = argparse.ArgumentParser(prog="cpm-ensemble", description=ensemble_main.__doc__)
     p.add_argument("runs", nargs="+", help="evaluation output folders with scores.npy + labels.npy")
@@ -46,31 +37,15 @@ def ensemble_main(argv=None) -> None:
     p.add_argument("--force", action="store_true", help="allow --out to be one of the member folders (overwrites it)")
     add_debug_argument(p)
     args = p.parse_args(argv)
-    member = next((run for run in args.runs if Path(run).resolve() == Path(args.out).resolve()), None)
+    member = is_member(args.runs, args.out)
     if member is not None and not args.force:
         raise CPMError(f"--out {args.out}: is the ensemble member {member}; writing there would overwrite its "
                        f"scores and results; choose another --out (or pass --force)")
-    loaded = [(run, *load_scores(run, args.fusion)) for run in args.runs]
-    total, labels = ensemble_scores([(s, y, run) for run, s, y, _ in loaded], args.weights)
-    recs = [rec for *_, rec in loaded]
-    streams = [rec.get("stream") for rec in recs]
-    stream = "3S" if sorted(s for s in streams if s) == sorted(STREAM_SET) else "+".join(s or "?" for s in streams)
-    report = classification_report(total, labels)
-    out = Path(args.out)
-    save_scores(out, total, labels)
-    names = next((rec["class_names"] for rec in recs if rec.get("class_names")), None)  # as the members named them
-    plot_confusion(report["confusion"], out / "confusion.png", title=f"ensemble {stream}: top-1 {report['top1']:.1f}%",
-                   class_names=names)
-    (out / "per_class.md").write_text(per_class_table(report["per_class"], report["confusion"], names))
-    members = [{"run": str(run), "stream": rec.get("stream"), "top1": rec.get("metrics", {}).get("top1"),
-                "checkpoint": rec.get("checkpoint")} for run, *_, rec in loaded]
-    record = make_record("ensemble", report, None, None, benchmark=_agree([r.get("benchmark") for r in recs]),
-                         name=_agree([r.get("name") for r in recs]), stream=stream,
-                         variant=_agree([r.get("variant") for r in recs]),
-                         member_protocol=_agree([r.get("protocol") for r in recs]), members=members,
-                         class_names=names, fusion=args.fusion, weights=args.weights or [1.0] * len(loaded),
-                         member_reported=_agree([r.get("metrics", {}).get("reported") for r in recs]))
-    path = write_results(out, record)
+    res = ensemble_runs(args.runs, args.fusion, args.weights)
+    report, stream, members = res["report"], res["stream"], res["members"]
+    path = write_outputs(args.out, report, res["scores"], res["labels"],
+                         make_record("ensemble", report, None, None, **res["fields"]), f"ensemble {stream}",
+                         res["class_names"])
     each = ", ".join(f"{m['stream'] or m['run']} {m['top1']:.2f}%" for m in members if m["top1"] is not None)
     print(f"ensemble {stream} ({args.fusion}): top-1 {report['top1']:.2f}%  top-5 {report['top5']:.2f}%"
           f"{f'  (members: {each})' if each else ''} -> {path}")
@@ -79,14 +54,11 @@ def ensemble_main(argv=None) -> None:
 @guarded
 def tsne_main(argv=None) -> None:
     """t-SNE of test embeddings of 10 classes (Fig. 6), side by side for several checkpoints."""
-    from sklearn.metrics import silhouette_score
-    from torch.utils.data import Subset
-
     from cpm.data import build_dataset
     from cpm.data.classes import class_names_of
-    from cpm.eval.features import extract_features, load_eval_encoder
-    from cpm.eval.plots import pick_classes, plot_tsne, sample_indices, tsne_2d
-    from cpm.eval.results import make_record, variant_of, write_results
+    from cpm.eval.plots import plot_tsne
+    from cpm.eval.records import make_record, write_results
+    from cpm.eval.tsne import check_tsne_args, tsne_panels
 
     p = argparse.ArgumentParser(prog="cpm-tsne", description=tsne_main.__doc__)
     add_common(p)
@@ -98,47 +70,28 @@ def tsne_main(argv=None) -> None:
     p.add_argument("--perplexity", type=float, default=30.0)
     args = p.parse_args(argv)
     ckpts = ([args.checkpoint] if args.checkpoint else []) + args.compare
-    if not ckpts:
-        raise CPMError("t-SNE needs --checkpoint (and optionally --compare CHECKPOINT ...)")
-    if args.title is not None and len(args.title) != len(ckpts):
-        raise CPMError(f"--title: {len(args.title)} titles given for {len(ckpts)} checkpoints")
-    if args.classes < 2 or args.max_per_class < 1:
-        raise CPMError(f"--classes must be >= 2 and --max-per-class >= 1, got {args.classes}, {args.max_per_class}")
+    check_tsne_args(ckpts, args.title, args.classes, args.max_per_class)
     run = setup(args, "tsne", ckpts[0])
     test_set = build_dataset(run.cfg.data, "test")
-    classes = pick_classes(test_set.labels, args.classes, run.seed)
-    idx = sample_indices(test_set.labels, classes, args.max_per_class, run.seed)
-    subset = Subset(test_set, idx.tolist())
-    panels, metrics = [], {}
-    for i, ckpt in enumerate(ckpts):
-        ev = load_eval_encoder(run.cfg, ckpt, seed=run.seed)
-        feats, labels = extract_features(ev.encoder, subset, ev.stream, run.device, run.cfg.eval.batch_size,
-                                         run.cfg.data.num_workers, progress=run.progress)
-        feats, labels = feats.cpu().numpy(), labels.cpu().numpy()
-        variant = variant_of(ev.model_cfg)
-        title = args.title[i] if args.title else {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant]
-        if title in metrics:  # two checkpoints of the same kind: tell them apart by their run folder
-            title = f"{title} [{Path(ckpt).resolve().parent.name}]"
-        sil = float(silhouette_score(feats, labels, metric="cosine")) if len(set(labels)) > 1 else None
-        panels.append((title if sil is None else f"{title} (silhouette {sil:.3f})", tsne_2d(feats, run.seed,
-                                                                                        args.perplexity), labels))
-        metrics[title] = {"checkpoint": str(ckpt), "variant": variant, "silhouette_cosine": sil}
-    png = plot_tsne(panels, run.out / "tsne.png", class_names=class_names_of(run.cfg.data, test_set.num_classes))
-    write_results(run.out, make_record("tsne", {"panels": metrics, "classes": classes.tolist(),
-                                                "num_points": int(len(idx))}, run.cfg, ckpts[0]))
-    print(f"t-SNE of {len(idx)} test clips of {len(classes)} classes -> {png}")
+    res = tsne_panels(run.cfg, test_set, ckpts, args.title, args.classes, args.max_per_class, args.perplexity,
+                      run.seed, run.device, run.progress)
+    png = plot_tsne(res["panels"], run.out / "tsne.png",
+                    class_names=class_names_of(run.cfg.data, test_set.num_classes))
+    write_results(run.out, make_record("tsne", {"panels": res["metrics"], "classes": res["classes"].tolist(),
+                                                "num_points": res["num_points"]}, run.cfg, ckpts[0]))
+    print(f"t-SNE of {res['num_points']} test clips of {len(res['classes'])} classes -> {png}")
 
 
 def _run_label(run_dir: Path) -> tuple[str, int | None]:
     """Legend label and K of a pretraining run, from its config.yaml when present."""
     from cpm.config import config_from_dict
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import VARIANT_TITLES, variant_of
 
     path = run_dir / "config.yaml"
     if not path.is_file():
         return run_dir.name, None
     cfg = config_from_dict(yaml.safe_load(path.read_text()) or {})
-    label = {"cpm-wo-pm": "CPM (w/o PM)", "cpm": "CPM"}[variant_of(cfg)]
+    label = VARIANT_TITLES[variant_of(cfg)]
     return f"{label} [{run_dir.name}]", cfg.eval.mining_k or cfg.loss.topk or None
 
 
@@ -147,7 +100,7 @@ def plot_mining_main(argv=None) -> None:
     """Mining precision of the top-K positives per epoch (Fig. 3), several runs overlaid (w/ and w/o PM), and
     training_curves.png: kNN, mining precision, target mass on own stale copies, feature spread."""
     from cpm.eval.plots import mining_curve, plot_mining, plot_training_curves
-    from cpm.eval.results import make_record, write_results
+    from cpm.eval.records import make_record, write_results
 
     p = argparse.ArgumentParser(prog="cpm-plot-mining", description=plot_mining_main.__doc__)
     p.add_argument("runs", nargs="+", help="pretraining run folders (holding metrics.jsonl)")
@@ -177,7 +130,8 @@ def plot_mining_main(argv=None) -> None:
 @guarded
 def results_table_main(argv=None) -> None:
     """Gather results.json files into markdown tables laid out like the paper's Tables 1-4."""
-    from cpm.eval.results import load_results, results_table
+    from cpm.eval.records import load_results
+    from cpm.eval.tables import results_table
 
     p = argparse.ArgumentParser(prog="cpm-results-table", description=results_table_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively (e.g. runs/)")
@@ -200,7 +154,8 @@ def results_table_main(argv=None) -> None:
 def plot_sweep_main(argv=None) -> None:
     """Linear accuracy against a pretraining hyper-parameter (Fig. 4: loss.topk, Fig. 5: loss.tau_target)."""
     from cpm.eval.plots import plot_sweep
-    from cpm.eval.results import load_results, make_record, sweep_points, write_results
+    from cpm.eval.records import load_results, make_record, write_results
+    from cpm.eval.tables import sweep_points
 
     p = argparse.ArgumentParser(prog="cpm-plot-sweep", description=plot_sweep_main.__doc__)
     p.add_argument("paths", nargs="+", help="results.json files or folders searched recursively")

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,8 +28,8 @@ def main(argv=None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from cpm.api import pretrain
     from cpm.config import load_config
-    from cpm.train.trainer import pretrain
 
     cfg = load_config(args.config, args.overrides)
     result = pretrain(cfg, out_dir=args.out, resume=args.resume, force=args.force)

@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.prepare import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
-from cpm.cli_common import add_debug_argument
+from cpm.prepare.common import SplitReport, Task, run_cli, staged_outputs, summarize, write_split
+from cpm.cli.common import add_debug_argument
 from cpm.errors import CPMError
 
 NUM_JOINTS, NUM_BODIES = 25, 2

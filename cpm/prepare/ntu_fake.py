@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cpm.data.ntu_raw import NUM_JOINTS
+from cpm.prepare.ntu_raw import NUM_JOINTS
 
 # A rough standing Kinect v2 body (metres, camera space), used as the base pose of generated bodies.
 _BASE_POSE = np.array([
@@ -87,18 +87,3 @@ def write_fake_skeleton_tree(root: str | Path, n_files: int, seed: int = 0, fram
         t = int(rng.integers(frames[0], frames[1] + 1))
         paths.append(write_skeleton(root / f"{name}.skeleton", random_sequence(rng, t, 2 if two else 1)))
     return paths
-
-
-def time_prepare_ntu(n_files: int = 400, workers: int = 1, seed: int = 0, root: str | Path | None = None) -> float:
-    """Files per second of `prepare_ntu` (xsub, both splits) on a generated tree of `n_files` (benchmark helper)."""
-    import tempfile
-    import time
-
-    from cpm.data.ntu_prepare import prepare_ntu
-
-    with tempfile.TemporaryDirectory(dir=root) as tmp:
-        raw = Path(tmp) / "raw"
-        write_fake_skeleton_tree(raw, n_files, seed)
-        start = time.perf_counter()
-        prepare_ntu(raw, Path(tmp) / "out", "xsub", workers=workers, progress=False)
-        return n_files / (time.perf_counter() - start)

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import torch
 
-from cpm.api import load_checkpoint
-from cpm.cli_common import add_debug_argument, add_set_argument, run_guarded
+from cpm.runtime.checkpoint import load_checkpoint
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded
 from cpm.config import Config, apply_overrides, config_from_dict, load_config
 from cpm.errors import CPMError
 
 
 def guarded(fn):
-    """Wrap a main(argv) in the shared error boundary (cpm/cli_common.py): one 'error: ...' line and an exit
+    """Wrap a main(argv) in the shared error boundary (cpm/cli/common.py): one 'error: ...' line and an exit
     code per kind of failure; the parser of `fn` must accept --debug (add_common or add_debug_argument)."""
     def main(argv=None) -> int:
         return run_guarded(lambda: fn(argv), argv)
@@ -42,13 +42,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
     add_debug_argument(p)
 
 
-def resolve_config(config, checkpoint, overrides) -> Config:
-    """The evaluation config: --config with overrides, else the checkpoint's stored config with overrides."""
+def resolve_config(config, state: dict | None, overrides) -> Config:
+    """The evaluation config: --config with overrides, else the stored config of the checkpoint (its contents,
+    `state`) with overrides."""
     if config is not None:
         return load_config(config, overrides)
-    if checkpoint is None:
+    if state is None:
         raise CPMError("--config is required when no --checkpoint is given (it names the dataset)")
-    return config_from_dict(apply_overrides(load_checkpoint(checkpoint)["config"], overrides))
+    return config_from_dict(apply_overrides(state["config"], overrides))
 
 
 @dataclass
@@ -58,14 +59,16 @@ class Run:
     out: Path
     seed: int
     progress: bool
+    state: dict | None = None  # the checkpoint's contents, read once here and handed to load_eval_encoder
 
 
 def setup(args, protocol: str, checkpoint=None) -> Run:
     """Config, device, output folder and seed of one evaluation run."""
-    from cpm.train.distributed import pick_device
+    from cpm.runtime.device import pick_device
 
     checkpoint = checkpoint if checkpoint is not None else args.checkpoint
-    cfg = resolve_config(args.config, checkpoint, args.overrides)
+    state = None if checkpoint is None else load_checkpoint(checkpoint, required=("model", "config"))
+    cfg = resolve_config(args.config, state, args.overrides)
     device = pick_device(args.device or cfg.train.device, key="--device" if args.device else "train.device")
     if args.out:
         out = Path(args.out)
@@ -76,7 +79,7 @@ def setup(args, protocol: str, checkpoint=None) -> Run:
     out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the evaluation
     seed = cfg.train.seed if args.seed is None else args.seed
     torch.manual_seed(seed)
-    return Run(cfg, device, out, seed, not args.no_progress)
+    return Run(cfg, device, out, seed, not args.no_progress, state)
 
 
 def datasets(cfg: Config):
@@ -97,18 +100,13 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     encoder, `pretrain_config`, for hyper-parameter sweeps); print the one-line summary. Classes are named
     by `data.class_names` / `data.class_names_file` of the evaluation config when it gives them."""
     from cpm.data.classes import class_names_of
-    from cpm.eval.metrics import per_class_table
-    from cpm.eval.plots import plot_confusion
-    from cpm.eval.results import make_record, save_scores, write_results
+    from cpm.eval.outputs import write_outputs
+    from cpm.eval.records import make_record
 
     names = class_names_of(run.cfg.data, res["num_classes"])
-    save_scores(run.out, res["scores"], res["labels"], res.get("logits"))
-    plot_confusion(res["confusion"], run.out / "confusion.png", title=f"{title}: top-1 {res['top1']:.1f}%",
-                   class_names=names)
-    (run.out / "per_class.md").write_text(per_class_table(res["per_class"], res["confusion"], names))
     record = make_record(protocol, _summary(res), run.cfg, checkpoint, **extra, class_names=names,
                          pretrain_config=ev.model_cfg.to_dict())
-    path = write_results(run.out, record)
+    path = write_outputs(run.out, res, res["scores"], res["labels"], record, title, names, res.get("logits"))
     z = f" (standardised probe {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
     epochs = (f" [{res['reported']} epoch; last (epoch {res['last']['epoch']}) {res['last']['top1']:.2f}%, best "
               f"(epoch {res['best']['epoch']}) {res['best']['top1']:.2f}%]") if "reported" in res else ""
@@ -122,7 +120,7 @@ def linear_main(argv=None) -> None:
     """Linear evaluation of a frozen pretrained encoder (paper Sec. 4.2, Tables 1 and 4)."""
     from cpm.eval.features import load_eval_encoder
     from cpm.eval.linear import linear_eval
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import variant_of
 
     p = argparse.ArgumentParser(prog="cpm-linear-eval", description=linear_main.__doc__)
     add_common(p)
@@ -140,7 +138,7 @@ def linear_main(argv=None) -> None:
     top1 = {}
     for random_init in modes:
         out = run.out if random_init == args.random_init else run.out.with_name(run.out.name + "_random_init")
-        ev = load_eval_encoder(run.cfg, args.checkpoint, random_init, run.seed)
+        ev = load_eval_encoder(run.cfg, args.checkpoint, random_init, run.seed, run.state)
         t0 = time.perf_counter()
         res = linear_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.seed, cache=not args.no_cache,
                           num_workers=run.cfg.data.num_workers, progress=run.progress)
@@ -156,29 +154,19 @@ def linear_main(argv=None) -> None:
 @guarded
 def knn_main(argv=None) -> None:
     """Weighted cosine kNN (eval.knn_k, eval.knn_t) on frozen features: no training."""
-    from cpm.eval.features import extract_features, load_eval_encoder, num_classes_of
-    from cpm.eval.knn import knn_scores
-    from cpm.eval.linear import verify_frozen
-    from cpm.eval.metrics import classification_report
-    from cpm.eval.results import variant_of
+    from cpm.eval.features import load_eval_encoder
+    from cpm.eval.protocols import knn_eval
+    from cpm.eval.records import variant_of
 
     p = argparse.ArgumentParser(prog="cpm-knn-eval", description=knn_main.__doc__)
     add_common(p)
     p.add_argument("--random-init", action="store_true", help="evaluate the same encoder at random init")
     args = p.parse_args(argv)
     run = setup(args, "knn_random_init" if args.random_init else "knn")
-    ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed)
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.random_init, run.seed, run.state)
     train_set, test_set = datasets(run.cfg)
     t0 = time.perf_counter()
-    kw = dict(device=run.device, batch_size=run.cfg.eval.batch_size, num_workers=run.cfg.data.num_workers,
-              progress=run.progress)
-    ftr, ytr = extract_features(ev.encoder, train_set, ev.stream, desc="train features", **kw)
-    fte, yte = extract_features(ev.encoder, test_set, ev.stream, desc="test features", **kw)
-    verify_frozen(ev.encoder, ev.reference, ev.source)
-    num_classes = num_classes_of(train_set, test_set)
-    scores = knn_scores(ftr, ytr, fte, k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t, num_classes=num_classes).cpu()
-    res = {**classification_report(scores, yte.cpu()), "scores": scores, "labels": yte.cpu(),
-           "num_classes": num_classes, "num_train": len(train_set)}
+    res = knn_eval(ev, train_set, test_set, run.cfg.eval, run.device, run.cfg.data.num_workers, run.progress)
     finish(run, "knn", res, ev, args.checkpoint, f"kNN k={run.cfg.eval.knn_k} ({ev.source})", stream=ev.stream,
            variant=variant_of(ev.model_cfg, args.random_init), k=run.cfg.eval.knn_k, t=run.cfg.eval.knn_t,
            seconds=round(time.perf_counter() - t0, 3), device=str(run.device))
@@ -189,13 +177,13 @@ def _finetune_run(args, fraction: float | None) -> None:
     from cpm.data.classes import class_names_of
     from cpm.eval.finetune import (CLASSIFIER_FILE, check_fraction, finetune, labelled_subset, load_augment,
                                    save_classifier)
-    from cpm.eval.results import variant_of
+    from cpm.eval.records import variant_of
 
     if fraction is not None:
         check_fraction(fraction)
     tag = f"semi_{100 * fraction:g}pct" if fraction is not None else "finetune"
     run = setup(args, tag + ("_scratch" if args.from_scratch else ""))
-    ev = load_eval_encoder(run.cfg, args.checkpoint, args.from_scratch, run.seed)
+    ev = load_eval_encoder(run.cfg, args.checkpoint, args.from_scratch, run.seed, run.state)
     train_set, test_set = datasets(run.cfg)
     indices = None
     if fraction is not None:

@@ -2,11 +2,23 @@
 
 YAML files map onto these dataclasses (`load_config`); a file may start with `base: other.yaml` to inherit
 and override; `--set a.b=c` overrides apply last. Unknown keys and wrong types are one-line errors that name
-the key and suggest the closest valid one (see cpm/config_io.py).
+the key and suggest the closest valid one (cpm/config/load.py); value rules are in cpm/config/checks.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The allowed values of the enumerated keys, listed only here; the loader checks them (cpm/config/checks.py).
+DataFormat = Literal["synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"]
+Stream = Literal["joint", "bone", "motion"]
+Channels = Literal["xyz", "xys", "xy"]
+GraphStrategy = Literal["uniform", "distance", "spatial"]
+DataBN = Literal["mvc", "vc"]
+Init = Literal["pytorch", "lineage"]
+OptimName = Literal["lars", "sgd"]
+AmpMode = Literal["auto", "bf16", "fp16", "off"]
+Report = Literal["last", "best"]
 
 
 @dataclass
@@ -35,7 +47,8 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig:
-    format: str = "synthetic"  # synthetic | arrays (st-gcn/CrosSCLR .npy + .pkl) | ctrgcn (.npz) | pyskl (.pkl) | msr_action3d
+    format: DataFormat = "synthetic"  # synthetic | arrays (st-gcn/CrosSCLR .npy + .pkl) | ctrgcn (.npz) | pyskl
+    # (.pkl) | msr_action3d
     root: str = ""  # folder (arrays, msr_action3d) or file (ctrgcn .npz, pyskl .pkl)
     train_split: str = "train"  # split name: arrays -> {name}_data.npy / {name}_position.npy; pyskl -> split key
     test_split: str = "val"  # split name of the evaluation set (ctrgcn always uses x_test)
@@ -44,9 +57,9 @@ class DataConfig:
     layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
     # (any root: the one joint that is no child; bones point from each joint to its parent)
     layout_center: int = 0  # custom layout: 0-based centre joint of the spatial partition (any joint)
-    channels: str = "xyz"  # per joint: xyz (3-D) | xys (2-D x, y + detector score, pyskl 2-D) | xy (x, y only);
+    channels: Channels = "xyz"  # per joint: xyz (3-D) | xys (2-D x, y + detector score, pyskl 2-D) | xy (x, y only);
     # model.in_channels must be 3, 3, 2 respectively
-    stream: str = "joint"  # joint | bone | motion, computed on the fly from joint data
+    stream: Stream = "joint"  # joint | bone | motion, computed on the fly from joint data
     num_frames: int = 50  # T fed to the model; longer/shorter valid frames are resized to it
     max_persons: int = 2  # M: persons kept (padded with zeros)
     normalize: bool | str = "auto"  # true: per clip at load, centre on the layout's centre joint and rotate about y
@@ -72,11 +85,11 @@ class ModelConfig:
     in_channels: int = 3  # channels per joint: 3 for data.channels xyz or xys, 2 for xy (checked at load)
     hidden_channels: int = 16  # h: ST-GCN widths are [h]*4 + [2h]*3 + [4h]*2 + [hidden_dim] (CrosSCLR/AimCLR)
     hidden_dim: int = 256  # encoder output size
-    graph_strategy: str = "spatial"  # ST-GCN partition: uniform | distance | spatial (K=3)
+    graph_strategy: GraphStrategy = "spatial"  # ST-GCN partition: uniform | distance | spatial (K=3)
     temporal_kernel: int = 9  # temporal convolution kernel (paper 4.2)
     edge_importance: bool = True  # learnable edge importance masks (ST-GCN)
     dropout: float = 0.5  # dropout in blocks 2..10; paper silent, AimCLR/CrosSCLR pretraining configs use 0.5
-    data_bn: str = "mvc"  # input BatchNorm over M*V*C (2s-AGCN/CTR-GCN) or "vc" (ST-GCN/CrosSCLR code)
+    data_bn: DataBN = "mvc"  # input BatchNorm over M*V*C (2s-AGCN/CTR-GCN) or "vc" (ST-GCN/CrosSCLR code)
     proj_hidden: int = 512  # projector g: hidden_dim -> proj_hidden -> proj_dim (paper 4.2)
     proj_dim: int = 128  # embedding size D of z, p and the queue (paper 4.2)
     pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
@@ -84,7 +97,7 @@ class ModelConfig:
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
     center: bool = False  # subtract the batch mean from z and z' in training (Sec. 3.1 "mean-centered"); False = as-is
     sync_bn: bool = True  # >1 CUDA process under torchrun: one BN over the global batch (lineage: 1 GPU); false = off
-    init: str = "pytorch"  # pytorch (layer defaults) | lineage: conv/linear N(0, .02), BN weight N(1, .02), biases 0
+    init: Init = "pytorch"  # pytorch (layer defaults) | lineage: conv/linear N(0, .02), BN weight N(1, .02), biases 0
     # (the weights_init of ST-GCN/CrosSCLR/AimCLR processor/pretrain.py)
 
 
@@ -101,7 +114,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "lars"  # lars (paper) | sgd
+    name: OptimName = "lars"  # lars (paper) | sgd
     lr: float = 0.5  # peak learning rate after warmup (paper 4.2)
     final_lr: float = 0.0005  # learning rate at the end of the cosine decay (paper 4.2)
     momentum: float = 0.9  # paper silent; SimSiam/BYOL/AimCLR use 0.9
@@ -120,7 +133,7 @@ class TrainConfig:
     batch_size: int = 512  # global batch (split across torchrun ranks)
     seed: int = 0  # seeds python, numpy and torch
     device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
-    amp: str = "auto"  # auto (bf16 if supported else fp16, CUDA only) | bf16 | fp16 | off
+    amp: AmpMode = "auto"  # auto (bf16 if supported else fp16, CUDA only) | bf16 | fp16 | off
     compile: bool = False  # torch.compile the model
     out_dir: str = "runs/default"  # checkpoints, resolved config and logs go here
     save_every: int = 50  # keep epoch_XXXX.pt every this many epochs (last.pt is written every epoch)
@@ -139,7 +152,7 @@ class EvalConfig:
     linear_standardize: bool = True  # also probe z-scored features (train-split mean/std, MAE) and report both
     batch_size: int = 256  # evaluation batch size (linear probe, fine-tuning, features); CrosSCLR/AimCLR: 128
     linear_test_every: int = 5  # linear probe: test top-1 every N epochs and at the last (lineage eval_interval: 5)
-    report: str = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored
+    report: Report = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored
     mining_k: int = 0  # K of the mining precision logged in pretraining (Fig. 3: top-100 everywhere); 0 = loss.topk
     finetune_epochs: int = 100  # semi-supervised / full fine-tuning epochs
     finetune_lr: float = 0.1  # fine-tuning SGD learning rate (AimCLR semi-supervised: 0.1)
@@ -176,5 +189,3 @@ class Config:
 
         return asdict(self)
 
-
-from cpm.config_io import apply_overrides, config_from_dict, load_config, parse_override, validate  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Checkpoints as plain data: atomic writes, ``weights_only`` loads, RNG capture/restore, clear errors.
+"""Checkpoints as plain data: atomic writes, ``weights_only`` loads, RNG capture/restore, wrapper prefixes,
+clear errors.
 
 A checkpoint is a dict with ``model`` (CPM state_dict, unwrapped from DDP, including the queue buffers),
 ``optimizer``, ``scheduler``, ``scaler``, ``epoch`` (epochs completed), ``step`` (global iterations
@@ -153,12 +154,35 @@ def load_model_state(model: nn.Module, state: Mapping[str, torch.Tensor], source
     model.load_state_dict(state, strict=True)
 
 
+# DDP and torch.compile wrap a module in an attribute of these names; their state_dict keys carry "<name>."
+WRAPPERS = ("module", "_orig_mod")
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain module inside DDP / torch.compile wrappers (their state_dicts carry prefixes)."""
     while True:
-        if hasattr(model, "module") and isinstance(model.module, nn.Module):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
+        inner = next((getattr(model, name) for name in WRAPPERS
+                      if isinstance(getattr(model, name, None), nn.Module)), None)
+        if inner is None:
             return model
+        model = inner
+
+
+def unwrap_state(state: Mapping[str, Any]) -> dict:
+    """A state_dict with the DDP / torch.compile prefixes removed from every key (what `unwrap` would give)."""
+    out = {}
+    for key, value in state.items():
+        stripped = True
+        while stripped:
+            stripped = False
+            for name in WRAPPERS:
+                if key.startswith(name + "."):
+                    key, stripped = key[len(name) + 1:], True
+        out[key] = value
+    return out
+
+
+def encoder_state(model_state: Mapping[str, Any], prefix: str = "encoder.") -> dict:
+    """The encoder's entries of a CPM state_dict, wrapper prefixes removed."""
+    state = unwrap_state(model_state)
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
