@@ -100,12 +100,12 @@ class CPM(nn.Module):
         # both directions at once: rows [p1; p2] predict targets [t2; t1], one matmul per side (no loop)
         p = p1 if p2 is None else torch.cat([p1, p2])
         t = t2 if p2 is None else torch.cat([t2, t1])
-        own = None
-        if ids is not None:  # (rows, N): queue entries that are earlier copies of the row's own sample
+        own = exclude = None
+        if ids is not None:  # (B, N): queue entries that are earlier copies of the sample itself
             ids = ids.to(t.device)
-            rows = ids if p2 is None else torch.cat([ids, ids])
-            own = (self.queue.ids[None, :] == rows[:, None]) & (rows[:, None] >= 0)
-        exclude = own if self.exclude_self else None
+            own = (self.queue.ids[None, :] == ids[:, None]) & (ids[:, None] >= 0)
+            if self.exclude_self:  # rows [p1; p2] belong to the same samples
+                exclude = own if p2 is None else torch.cat([own, own])
         terms = cpm_terms(p, t, queue, self.tau, self.tau_target, topk, self.renormalize, exclude)
         t_logits, positives = terms.t_logits, terms.positives
         out = {"loss": terms.loss.mean()}
@@ -118,7 +118,7 @@ class CPM(nn.Module):
             out["pe"] = torch.full((), float(topk > 0), device=t_logits.device)
             out["mining_precision"] = torch.full((), math.nan, device=t_logits.device)
             out["self_mass"] = (torch.full((), math.nan, device=t_logits.device) if own is None
-                                else self_mass(t_logits[:b], own[:b]))
+                                else self_mass(t_logits[:b], own))
             if labels is not None and self.monitor_k > 0:
                 mined = positives[:b] if topk == self.monitor_k else t_logits[:b].topk(self.monitor_k, dim=1).indices
                 out["mining_precision"] = mining_precision(mined, self.queue.labels, labels.to(t_logits.device))
