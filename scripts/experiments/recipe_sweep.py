@@ -29,7 +29,7 @@ from cpm.cli.common import add_set_argument  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.eval.protocols import probe_encoder  # noqa: E402
 
-METRICS = ("knn", "linear", "linear_std", "feat_spread", "feat_rank", "knn_drop")
+METRICS = ("knn", "linear", "linear_std", "feat_spread", "feat_rank", "knn_drop")  # spread in %, drop in points
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,7 +91,8 @@ def main(argv=None) -> int:
             res = pretrain(cfg, out_dir=out / name / f"seed{seed}", force=True)
             row = probe_encoder(cfg, res.checkpoint, seed)
             last = [json.loads(x) for x in res.metrics.read_text().splitlines() if '"epoch"' in x][-1]
-            row.update(feat_spread=last.get("feat_spread"), feat_rank=last.get("feat_rank"),
+            spread = last.get("feat_spread")
+            row.update(feat_spread=None if spread is None else 100 * spread, feat_rank=last.get("feat_rank"),
                        knn_drop=knn_drop(res.out_dir), minutes=(time.perf_counter() - t0) / 60, overrides=over)
             results[key] = row
             results_file.write_text(json.dumps(results, indent=1))
