@@ -133,6 +133,15 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
     return [(f - mu) / sd for f in (train, *others)]
 
 
+def standardized_top1(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, yte: torch.Tensor,
+                      num_classes: int, ecfg, seed: int = 0, progress: bool = False) -> float:
+    """Top-1 % on (fte, yte) of the linear probe trained on z-scored features (`standardize`, `train_linear`,
+    its last epoch)."""
+    ztr, zte = standardize(ftr, fte)
+    fc, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
+    return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
+
+
 @torch.no_grad()
 def class_logits(fc: nn.Module, feats: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """Classifier outputs (N, C) on the CPU (what CrosSCLR/AimCLR ensembles fuse)."""
@@ -208,9 +217,7 @@ def linear_eval(ev, train_set, test_set, ecfg, device: torch.device, seed: int =
     report = classification_report(chosen["logits"], labels)
     extra = {}
     if ecfg.linear_standardize and cache:
-        ztr, zte = standardize(ftr, fte)
-        fc_z, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
-        extra["top1_standardized"] = classification_report(class_scores(fc_z, zte), labels)["top1"]
+        extra["top1_standardized"] = standardized_top1(ftr, ytr, fte, yte, num_classes, ecfg, seed, progress)
     return {**report, **extra, "reported": ecfg.report, **summary, "scores": F.softmax(chosen["logits"], dim=1),
             "logits": chosen["logits"], "labels": labels, "history": history, "num_classes": num_classes,
             "num_train": len(train_set)}

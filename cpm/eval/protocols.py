@@ -8,7 +8,7 @@ from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
 from cpm.eval.features import load_eval_encoder, num_classes_of
 from cpm.eval.knn import knn_accuracy, knn_scores
-from cpm.eval.linear import class_scores, standardize, train_linear, verify_frozen
+from cpm.eval.linear import class_scores, standardized_top1, train_linear, verify_frozen
 from cpm.eval.metrics import classification_report
 from cpm.runtime.features import extract_features
 
@@ -28,10 +28,6 @@ def knn_eval(ev, train_set, test_set, ecfg, device: torch.device, num_workers: i
             "num_classes": num_classes, "num_train": len(train_set)}
 
 
-def _top1(fc, feats: torch.Tensor, labels: torch.Tensor) -> float:
-    return 100.0 * (class_scores(fc, feats).argmax(1) == labels.cpu()).float().mean().item()
-
-
 def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.device = "cpu") -> dict:
     """kNN (eval.knn_k, eval.knn_t), the lineage linear probe and the standardised one (top-1 %), and the
     test features' spread and effective rank, for the encoder of `checkpoint` (None = random init, seeded)
@@ -45,8 +41,7 @@ def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.devic
     n = num_classes_of(train, test)
     e = cfg.eval
     fc, _ = train_linear(ftr, ytr, n, e, seed, progress=False)
-    ztr, zte = standardize(ftr, fte)
-    fc_z, _ = train_linear(ztr, ytr, n, e, seed, progress=False)
     return {"knn": knn_accuracy(ftr, ytr, fte, yte, k=e.knn_k, t=e.knn_t, num_classes=n),
-            "linear": _top1(fc, fte, yte), "linear_std": _top1(fc_z, zte, yte),
+            "linear": classification_report(class_scores(fc, fte), yte.cpu())["top1"],
+            "linear_std": standardized_top1(ftr, ytr, fte, yte, n, e, seed),
             "test_spread": feature_spread(fte), "test_rank": effective_rank(fte)}
