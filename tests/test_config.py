@@ -81,6 +81,8 @@ def test_missing_file_and_bad_override(tmp_path):
     ("train.device=gpu", "'train.device': expected auto|cpu|cuda|cuda:N, got 'gpu'"),
     ("model.temporal_kernel=4", "'model.temporal_kernel': must be an odd number"),
     ("eval.linear_milestones=[0]", "'eval.linear_milestones': expected a list of epochs >= 1"),
+    ("data.augment.scale=1.0", r"'data.augment.scale': must be in \[0, 1\) \(factors in \[1 - s, 1 \+ s\]\), got 1.0"),
+    ("data.augment.scale=-0.1", r"'data.augment.scale': must be in \[0, 1\)"),
 ])
 def test_value_checks_name_the_key(override, msg):
     with pytest.raises(CPMError, match=msg) as err:

@@ -6,7 +6,7 @@ import torch
 from cpm.config import AugmentConfig
 from cpm.data.batch_augment import BatchAugment, rotation_matrices
 from cpm.data.transforms import (NumpyAugment, apply_linear, crop_resize, gaussian_noise, joint_mask,
-                                 mirror_crop_indices, rotation_matrix, shear_matrix, temporal_crop)
+                                 mirror_crop_indices, rotation_matrix, scale_matrix, shear_matrix, temporal_crop)
 
 OFF = dict(shear=0.0, crop_pad_ratio=0)
 
@@ -20,6 +20,37 @@ def test_shear_fixed_matrix_hand_computed():
     assert np.all(out[:, 0] == 0) and np.all(out[..., 1] == 0)
     m = shear_matrix(np.random.default_rng(0), 0.5)
     assert np.all(np.diag(m) == 1) and np.all(np.abs(m[~np.eye(3, dtype=bool)]) <= 0.5)
+
+
+def test_scale_per_axis_factors_numpy_and_torch():
+    m = scale_matrix(np.random.default_rng(0), 0.2)
+    assert np.all(m[~np.eye(3, dtype=bool)] == 0) and np.all(np.abs(np.diag(m) - 1) <= 0.2)
+    # a unit point on each axis in turn: each axis is stretched by its own factor, nothing leaks across axes
+    x = np.zeros((3, 1, 3, 1))
+    x[0, 0, 0, 0] = x[1, 0, 1, 0] = x[2, 0, 2, 0] = 1.0
+    n = 4000
+    aug = NumpyAugment(AugmentConfig(scale=0.2, **OFF), np.random.default_rng(1))
+    f_np = np.stack([np.diag(aug(x)[:, 0, :, 0]) for _ in range(n)])  # (n, 3) factors
+    f_t = BatchAugment(AugmentConfig(scale=0.2, **OFF), torch.Generator().manual_seed(1))(
+        torch.from_numpy(x).float().expand(n, 3, 1, 3, 1).contiguous())[:, :, 0, :, 0].diagonal(dim1=1, dim2=2)
+    for f in (f_np, f_t.double().numpy()):
+        assert f.min() >= 0.8 - 1e-6 and f.max() <= 1.2 + 1e-6
+        np.testing.assert_allclose(f.mean(0), 1.0, atol=0.01)
+        np.testing.assert_allclose(f.std(0), 0.4 / np.sqrt(12), atol=0.005)  # U(0.8, 1.2)
+        assert abs(np.corrcoef(f.T)[0, 1]) < 0.05  # independent axes
+
+
+def test_scale_composes_after_shear_with_the_draws_in_order():
+    x = torch.randn(5, 3, 4, 25, 1)
+    g = torch.Generator().manual_seed(7)
+    out = BatchAugment(AugmentConfig(shear=0.5, crop_pad_ratio=0, scale=0.3), g)(x)
+    g = torch.Generator().manual_seed(7)
+    v = (torch.rand(5, 6, generator=g) * 2 - 1) * 0.5  # shear first ...
+    s = 1 + (torch.rand(5, 3, generator=g) * 2 - 1) * 0.3  # ... then the scale
+    one = torch.ones(5, 1)
+    sh = torch.cat([one, v[:, :3], one, v[:, 3:], one], 1).view(5, 3, 3)
+    expected = torch.einsum("ncd,ndtvm->nctvm", torch.diag_embed(s) @ sh, x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_mirror_crop_exact_indices():
@@ -103,7 +134,7 @@ def test_rotation_numpy_equals_torch_and_is_orthonormal():
 
 
 ALL_ON = AugmentConfig(shear=0.5, crop_pad_ratio=6, rotation=30.0, noise_std=0.05, joint_mask_prob=0.2,
-                       crop_resize_min=0.5)
+                       crop_resize_min=0.5, scale=0.2)
 
 
 def _batch_with_padding(n=8, t=24):

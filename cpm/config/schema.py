@@ -29,6 +29,8 @@ class AugmentConfig:
     noise_std: float = 0.0  # std of Gaussian noise added to present joints (lineage extra); 0 = off
     joint_mask_prob: float = 0.0  # probability of zeroing each joint over the whole clip (lineage extra); 0 = off
     crop_resize_min: float = 0.0  # random temporal crop of ratio in [min, 1] resized back to T (CMD/AimCLR); 0 = off
+    scale: float = 0.0  # per-axis scale factors ~ U(1 - s, 1 + s) after the shear (ST-GCN random_move's scale, per
+    # axis): body size and proportions then differ between the two views, so they stop naming the performer; 0 = off
     on_device: bool = True  # batched augmentation on the training device; False = per-sample numpy in workers
 
 

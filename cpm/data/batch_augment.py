@@ -1,6 +1,6 @@
 """`BatchAugment`: the per-sample augmentations of `cpm.data.transforms`, batched on the batch's device.
 
-A whole (N, C, T, V, M) batch at once: one bmm for the 3x3 maps (shear, composed with rotation), one gather for
+A whole (N, C, T, V, M) batch at once: one bmm for the 3x3 maps (rotation, shear and scale composed), one gather for
 the mirror-padded temporal crop, a two-gather lerp for crop-resize; random numbers from torch's RNG (the global
 one of the batch's device, or `generator`) so a checkpointed RNG state reproduces the views.
 """
@@ -32,7 +32,7 @@ def rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
 class BatchAugment:
     """Callable on a torch batch (N, C, T, V, M); returns a new augmented batch on the same device and dtype.
 
-    Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, joint mask,
+    Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, scale, joint mask,
     noise (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps act on the
     (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
     """
@@ -101,6 +101,9 @@ class BatchAugment:
         if cfg.shear > 0:
             sh = self.shear_matrices(n, x)
             linear = sh if linear is None else sh @ linear  # rotation first, then shear (as NumpyAugment)
+        if cfg.scale > 0:
+            sc = torch.diag_embed(1 + (self._rand(n, 3, like=x) * 2 - 1) * cfg.scale)
+            linear = sc if linear is None else sc @ linear  # then the per-axis scale
         if linear is not None:  # 2-D: the (x, y) block on the coordinates, a score channel unchanged
             mapped = torch.bmm(linear[:, :d, :d].to(x.dtype), x[:, :d].reshape(n, d, -1)).view_as(x[:, :d])
             x = mapped if d == x.shape[1] else torch.cat([mapped, x[:, d:]], dim=1)

@@ -1,7 +1,7 @@
 """Skeleton augmentations, per sample in numpy (C, T, V, M) and batched in torch (N, C, T, V, M).
 
 Shear and temporal crop follow CrosSCLR/AimCLR `feeder/tools.py` (`shear`, `temperal_crop`); rotation, noise,
-joint masking and crop-resize are the lineage's optional extras, off by default (`AugmentConfig`). The two
+joint masking, crop-resize and per-axis scale are the lineage's optional extras, off by default (`AugmentConfig`). The two
 implementations draw from the same distributions (tests compare their statistics); all of them keep absent
 (all-zero) persons and padded frames at zero.
 
@@ -28,6 +28,11 @@ def shear_matrix(rng: np.random.Generator, s: float) -> np.ndarray:
     return r
 
 
+def scale_matrix(rng: np.random.Generator, s: float) -> np.ndarray:
+    """3x3 diagonal of per-axis factors ~ U(1 - s, 1 + s)."""
+    return np.diag(rng.uniform(1 - s, 1 + s, size=3))
+
+
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
     """R = Rz @ Ry @ Rx for angles (ax, ay, az) in radians."""
     cx, cy, cz = np.cos(angles)
@@ -50,6 +55,10 @@ def apply_linear(x: np.ndarray, r: np.ndarray, coords: int = 3) -> np.ndarray:
 
 def shear(x: np.ndarray, rng: np.random.Generator, s: float = 0.5, coords: int = 3) -> np.ndarray:
     return apply_linear(x, shear_matrix(rng, s), coords)
+
+
+def scale(x: np.ndarray, rng: np.random.Generator, s: float, coords: int = 3) -> np.ndarray:
+    return apply_linear(x, scale_matrix(rng, s), coords)
 
 
 def rotate(x: np.ndarray, rng: np.random.Generator, max_degrees: float, coords: int = 3) -> np.ndarray:
@@ -102,7 +111,7 @@ def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 class NumpyAugment:
     """Per-sample pipeline (the reference style, run in DataLoader workers) built from `AugmentConfig`.
 
-    Order: crop-resize, temporal crop, rotation, shear, joint mask, noise. An explicit `rng` serves the process
+    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise. An explicit `rng` serves the process
     that built the augment; any other process (a DataLoader worker, or all of them when `rng` is None) seeds its
     own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch seed - so
     forked workers never repeat each other's draws.
@@ -128,6 +137,8 @@ class NumpyAugment:
             x = rotate(x, rng, cfg.rotation, self.coords)
         if cfg.shear > 0:
             x = shear(x, rng, cfg.shear, self.coords)
+        if cfg.scale > 0:
+            x = scale(x, rng, cfg.scale, self.coords)
         if cfg.joint_mask_prob > 0:
             x = joint_mask(x, rng, cfg.joint_mask_prob)
         if cfg.noise_std > 0:
