@@ -13,6 +13,7 @@ from torch import nn
 
 from cpm.errors import CPMError
 from cpm.graph import Graph, Layout, get_layout
+from cpm.models.dropout import Dropout
 
 
 class GraphConv(nn.Module):
@@ -54,7 +55,7 @@ class STGCNBlock(nn.Module):
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
             nn.Conv2d(cout, cout, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0)),
-            nn.BatchNorm2d(cout), nn.Dropout(dropout, inplace=True),
+            nn.BatchNorm2d(cout), Dropout(dropout, inplace=True),  # nn.Dropout's numbers, faster on CPU
         )
         if not residual:
             self.residual = None
