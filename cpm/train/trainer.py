@@ -22,6 +22,7 @@ from cpm.errors import CPMError
 from cpm.models import build_model
 from cpm.runtime import checkpoint as ck
 from cpm.runtime.device import choose_precision
+from cpm.runtime.host_memory import keep_freed_memory
 from cpm.train import distributed as dist
 from cpm.train import runstate
 from cpm.runtime.metrics_file import METRICS_FILE
@@ -75,6 +76,7 @@ class Run:
         self.cfg, self.info, self.out = cfg, info, out
         self.resume_path = runstate.resolve_resume(out, resume, force)  # refuses before anything is built
         seed_everything(tc.seed)
+        keep_freed_memory()  # no page faults on each step's large host tensors (cpm/runtime/host_memory.py)
         if tc.batch_size % info.world_size:
             raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is not divisible by the "
                            f"{info.world_size} torchrun processes")
