@@ -104,7 +104,9 @@ class Run:
                                     self.layout, self.device, self.precision)
         self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
                                           shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
-        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
+        # workers that only read clips (augmentation on the device) live through the run: no start-up per epoch
+        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True,
+                                    persistent=aug.on_device)
         steps = len(self.loader)
         if steps == 0:
             raise CPMError(f"config key 'train.batch_size': {self.per_rank} per process exceeds the "
