@@ -38,8 +38,8 @@ class _RowBlockMM(torch.autograd.Function):
 
 def graph_mm(x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """x @ b: in row blocks for a tall contiguous fp32 CPU `x` outside autocast, else one `mm` (CUDA, autocast
-    casts, or too few rows to gain)."""
-    if (x.device.type != "cpu" or x.shape[0] <= ROWS or not x.is_contiguous() or x.dtype != b.dtype
+    casts, or at most two blocks: nothing to gain)."""
+    if (x.device.type != "cpu" or x.shape[0] <= 2 * ROWS or not x.is_contiguous() or x.dtype != b.dtype
             or torch.is_autocast_enabled("cpu")):
         return x @ b
     return _RowBlockMM.apply(x, b.contiguous())
