@@ -10,7 +10,8 @@ from cpm.bench.memory import TreeMemory, descendants
 from cpm.bench.report import write_json
 
 TINY = ["model.hidden_channels=4", "model.hidden_dim=16", "model.proj_hidden=16", "model.proj_dim=8",
-        "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "eval.mining_k=4", "data.num_frames=16", "eval.batch_size=8"]
+        "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "eval.mining_k=4", "data.num_frames=16",
+        "eval.batch_size=8"]
 SECTIONS = ("trainer", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
 FAKE_REFERENCE = "import sys; print('reference-style pipeline: 2.5 samples/s', sys.argv[1:])"
 
