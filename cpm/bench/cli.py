@@ -21,7 +21,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmark", description=__doc__.strip().splitlines()[0])
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available")
     p.add_argument("--quick", action="store_true",
-                   help="fewer steps and smaller side sections (about 8 min on 2 quiet CPU cores, most of it 'trainer')")
+                   help="fewer steps, smaller side sections (about 8 min on 2 quiet CPU cores, most of it 'trainer')")
     p.add_argument("--json", default=None, help="output JSON (default runs/benchmark/benchmark_<device>[_quick].json)")
     p.add_argument("--batch", type=int, help="training batch (default 512 on CUDA, 32 on CPU, 16 with --quick)")
     p.add_argument("--steps", type=int, help="timed steps per window")
