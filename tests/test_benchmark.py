@@ -10,8 +10,10 @@ from cpm.bench.memory import TreeMemory, descendants
 from cpm.bench.report import write_json
 
 TINY = ["model.hidden_channels=4", "model.hidden_dim=16", "model.proj_hidden=16", "model.proj_dim=8",
-        "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "data.num_frames=16", "eval.batch_size=8"]
-SECTIONS = ("throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+        "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "eval.mining_k=4", "data.num_frames=16",
+        "eval.batch_size=8"]
+SECTIONS = ("trainer", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+FAKE_REFERENCE = "import sys; print('reference-style pipeline: 2.5 samples/s', sys.argv[1:])"
 
 
 def _numbers(x, path="$"):
@@ -30,7 +32,10 @@ def _numbers(x, path="$"):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
+    reference = tmp_path_factory.mktemp("ref") / "ref.py"
+    reference.write_text(FAKE_REFERENCE)
     argv = ["--device", "cpu", "--quick", "--json", str(out), "--batch", "4", "--steps", "1", "--warmup", "1",
+            "--trainer-batches", "4", "--trainer-steps", "2", "--reference", str(reference),
             "--rounds", "1", "--workers", "0", "--threads", "1", "--train-samples", "16", "--eval-samples", "16",
             "--eval-epochs", "3", "--prep-files", "6", "--mem-gb", "0.005", "--set", *TINY]
     assert main(argv) == 0
@@ -46,6 +51,11 @@ def test_every_section_present_with_finite_numbers(quick_run):
 
 def test_sections_are_self_consistent(quick_run):
     s = quick_run["sections"]
+    tr = s["trainer"]
+    row = tr["batches"]["4"]  # one round: pretrain.py's steady steps against the fake reference's 2.5 samples/s
+    assert tr["threads"] == 1 and tr["steps"] == 2 and row["reference_rounds"] == [2.5]
+    assert row["ours_samples_per_s"] > 0 and row["ratio"] == pytest.approx(row["ours_samples_per_s"] / 2.5)
+    assert row["ratio_min"] == row["ratio"] == row["ratio_max"]
     t = s["throughput"]
     assert t["ours_samples_per_s"] > 0
     assert t["ratio"] == pytest.approx(t["ours_samples_per_s"] / t["reference_samples_per_s"])
@@ -95,3 +105,30 @@ def test_tree_memory_sees_a_child_process():
     finally:
         child.kill()
         child.wait()
+
+
+def test_steady_rate_skips_the_first_steps_and_weights_by_time(tmp_path):
+    from cpm.bench.trainer import steady_rate
+
+    path = tmp_path / "metrics.jsonl"
+    recs = [{"kind": "step", "step": i + 1, "samples_per_s": r} for i, r in enumerate([1.0, 10.0, 2.0, 4.0])]
+    recs.append({"kind": "epoch", "step": 4, "samples_per_s": 100.0})
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    # steps 3 and 4: 8 samples in 4 s and in 2 s -> 16 samples / 6 s
+    assert steady_rate(path, batch=8, skip=2) == pytest.approx(16 / 6)
+    with pytest.raises(Exception, match="no step records"):
+        steady_rate(path, batch=8, skip=4)
+
+
+def test_pretrain_argv_runs_the_paper_config_on_synthetic_clips(tmp_path):
+    from types import SimpleNamespace
+
+    from cpm.bench.trainer import CONFIG, pretrain_argv
+
+    opts = SimpleNamespace(workers=2, device="cpu", overrides=["model.hidden_channels=4"])
+    argv = pretrain_argv(64, 6, 2, opts, tmp_path)
+    sets = argv[argv.index("--set") + 1:]
+    assert argv[argv.index("--config") + 1] == str(CONFIG) and CONFIG.name == "ntu60_xsub.yaml"
+    assert {"data.format=synthetic", "train.batch_size=64", "data.synthetic.num_train=512", "data.num_workers=2",
+            "logging.log_every=1", "train.device=cpu"} <= set(sets)
+    assert sets[-1] == "model.hidden_channels=4"  # user overrides apply last

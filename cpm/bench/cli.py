@@ -21,7 +21,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmark", description=__doc__.strip().splitlines()[0])
     p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available")
     p.add_argument("--quick", action="store_true",
-                   help="fewer steps and smaller side sections (< 5 min on 2 CPU cores)")
+                   help="fewer steps, smaller side sections (about 8 min on 2 quiet CPU cores, most of it 'trainer')")
     p.add_argument("--json", default=None, help="output JSON (default runs/benchmark/benchmark_<device>[_quick].json)")
     p.add_argument("--batch", type=int, help="training batch (default 512 on CUDA, 32 on CPU, 16 with --quick)")
     p.add_argument("--steps", type=int, help="timed steps per window")
@@ -35,6 +35,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-epochs", type=int, help="linear-probe epochs (default 100, the protocol)")
     p.add_argument("--prep-files", type=int, help="generated .skeleton files for the preparation benchmark")
     p.add_argument("--mem-gb", type=float, help="size of the memory-mapped array of the memory section (default 1)")
+    p.add_argument("--trainer-batches", type=int, nargs="+",
+                   help="batch sizes of the pretrain.py section (default 64 16 on CPU, 512 on CUDA)")
+    p.add_argument("--trainer-steps", type=int, help="timed steady-state steps per pretrain.py / reference process")
+    p.add_argument("--reference", default=None,
+                   help="reference script printing '<x> samples/s' (default on CPU: ../shared/bench/refpipe.py "
+                        "next to this checkout, if present); 'none' = pretrain.py alone")
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     add_set_argument(p, "model.hidden_channels=4 (smoke tests)")
     add_debug_argument(p)
@@ -48,11 +54,14 @@ def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dic
     from cpm.bench.memory import memory_profile
     from cpm.bench.pipeline import Ours, breakdown, throughput
     from cpm.bench.prep import prepare_speed
+    from cpm.bench.trainer import trainer_vs_reference
     from cpm.models import build_model
+    from cpm.runtime.host_memory import keep_freed_memory
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cpm_bench_") as tmp:
         cfg = make_config(opts, tmp)
+        keep_freed_memory()  # as the trainer does
         threads, calibration = pick_threads(opts.device, cfg, threads)
         torch.set_num_threads(threads)
         results = {"machine": {**machine_info(opts.device), **calibration}, "command": command, "sections": {}}
@@ -66,6 +75,9 @@ def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dic
         def done(name):
             log(f"[{time.perf_counter() - start:6.1f} s] {name} done", file=sys.stderr, flush=True)
 
+        if "trainer" in opts.sections:  # first: the processes it starts have the machine to themselves
+            sec["trainer"] = trainer_vs_reference(opts, threads, log)
+            done("trainer")
         write_arrays(tmp, "train", opts.train_samples, cfg)
         ours = None
         if "throughput" in opts.sections:
@@ -95,6 +107,20 @@ def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dic
     return results
 
 
+def reference_script(given: str | None, device: torch.device) -> Path | None:
+    """The reference of the pretrain.py section: `--reference`, else the lineage-style script next to this
+    checkout on CPU (it runs on the CPU only); 'none' = no reference."""
+    from cpm.bench.trainer import default_reference
+
+    if given is None:
+        return default_reference() if device.type == "cpu" else None
+    if given.lower() == "none":
+        return None
+    if not Path(given).is_file():
+        raise CPMError(f"--reference {given}: file not found")
+    return Path(given)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     return run_guarded(lambda: _run(args, argv), argv)
@@ -106,7 +132,9 @@ def _run(args: argparse.Namespace, argv) -> int:
         raise CPMError("--device cuda: no CUDA device is available (use --device cpu)")
     device = torch.device(name)
     given = {k: getattr(args, k) for k in ("batch", "steps", "warmup", "rounds", "workers", "train_samples",
-                                           "eval_samples", "eval_epochs", "prep_files", "mem_gb")}
+                                           "eval_samples", "eval_epochs", "prep_files", "mem_gb", "trainer_steps")}
+    given["trainer_batches"] = tuple(args.trainer_batches) if args.trainer_batches else None
+    given["reference"] = reference_script(args.reference, device)
     opts = BenchOptions.for_device(device, args.quick, overrides=args.overrides,
                                    sections=tuple(args.only or SECTIONS), **given)
     command = "python scripts/benchmark.py " + shlex.join(sys.argv[1:] if argv is None else list(argv))

@@ -95,8 +95,10 @@ def child(args: dict) -> dict:
     from cpm.bench.setup import BenchOptions, make_config
     from cpm.bench.timing import sync
     from cpm.models import build_model
+    from cpm.runtime.host_memory import keep_freed_memory
     from cpm.train.steps import make_views
 
+    keep_freed_memory()  # the trainer's allocator settings: its peak is what is measured
     torch.set_num_threads(args["threads"])
     device = torch.device(args["device"])
     opts = BenchOptions(device=device, batch=args["batch"], workers=args["workers"], overrides=args["overrides"])

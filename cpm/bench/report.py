@@ -10,10 +10,35 @@ def _status(met) -> str:
     return "" if met is None else ("met" if met else "MISSED")
 
 
+# issue 14: scripts/pretrain.py / lineage-style reference, fp32 on CPU
+TRAINER_TARGETS = {64: 1.3, 16: 1.2}
+
+
+def trainer_rows(t: dict) -> list[tuple[str, str, str, str, str]]:
+    """Section 0: pretrain.py's steady-state samples/s per batch, and its ratio to the reference by round."""
+    out, first = [], True
+    for batch, r in t["batches"].items():
+        name = "0 pretrain.py" if first else ""
+        first = False
+        out.append((name, f"pretrain.py, batch {batch} ({t['threads']} threads, median)",
+                    f"{r['ours_samples_per_s']:.2f} samples/s", "", ""))
+        if "ratio" in r:
+            target = TRAINER_TARGETS.get(int(batch))
+            rounds = " ".join(f"{x:.2f}" for x in r["ratio_rounds"])
+            out += [("", f"reference, batch {batch} (median)", f"{r['reference_samples_per_s']:.2f} samples/s",
+                     "", ""),
+                    ("", f"pretrain.py / reference, batch {batch} (rounds: {rounds})",
+                     f"{r['ratio']:.2f}x [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]",
+                     f">= {target}x" if target else "", _status(r["ratio"] >= target if target else None))]
+    return out
+
+
 def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     """(section, metric, value, target, status) for every figure of `results["sections"]`."""
     s, out = results["sections"], []
     dev = results["machine"]["device"]
+    if "trainer" in s:
+        out += trainer_rows(s["trainer"])
     if "throughput" in s:
         t = s["throughput"]
         target = 3.0 if dev.startswith("cuda") else 1.3
@@ -94,13 +119,15 @@ def table(results: dict) -> str:
 
 
 def _clean(x):
-    """JSON-safe copy: non-finite floats become null (json would write NaN, which is not JSON)."""
+    """JSON-safe copy: non-finite floats become null (json would write NaN, which is not JSON), paths strings."""
     if isinstance(x, dict):
         return {str(k): _clean(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_clean(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
         return None
+    if isinstance(x, Path):  # e.g. the reference script in the options
+        return str(x)
     return x
 
 

@@ -12,7 +12,7 @@ import torch
 from cpm.config import Config, apply_overrides, config_from_dict
 from cpm.errors import CPMError
 
-SECTIONS = ("throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+SECTIONS = ("trainer", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
 
 
 @dataclass
@@ -33,17 +33,22 @@ class BenchOptions:
     mem_gb: float = 1.0  # size of the memory-mapped array of the memory section
     overrides: list = field(default_factory=list)  # `--set key=value` config overrides (shapes for smoke tests)
     sections: tuple = SECTIONS
+    trainer_batches: tuple = ()  # section "trainer": batch sizes of scripts/pretrain.py vs the reference
+    trainer_steps: int = 0  # section "trainer": timed steady-state steps per process
+    warmup_steps: int = 2  # section "trainer": first steps left out (worker start-up, first-touch allocations)
+    reference: Path | None = None  # section "trainer": script printing "<x> samples/s" (None: ours alone)
 
     @classmethod
     def for_device(cls, device: torch.device, quick: bool, **given) -> "BenchOptions":
         cuda = device.type == "cuda"
         if cuda:
             d = dict(batch=512, workers=4, warmup=5, steps=20 if not quick else 10, rounds=2, eval_samples=8192,
-                     prep_files=800 if not quick else 400, uncached_epochs=2 if not quick else 1)
+                     prep_files=800 if not quick else 400, uncached_epochs=2 if not quick else 1,
+                     trainer_batches=(512,), trainer_steps=10 if quick else 20, warmup_steps=5)
         else:
             d = dict(batch=16 if quick else 32, warmup=1, steps=3 if quick else 4, rounds=3,
                      eval_samples=64 if quick else 256, prep_files=200 if quick else 600,
-                     uncached_epochs=1)
+                     uncached_epochs=1, trainer_batches=(64, 16), trainer_steps=3 if quick else 6)
         d["train_samples"] = max(4 * d["batch"], 256)
         d.update({k: v for k, v in given.items() if v is not None})
         return cls(device=device, quick=quick, **d)

@@ -16,12 +16,15 @@ from cpm.runtime.device import FP32, Precision, autocast
 
 
 def make_loader(dataset, batch_size: int, num_workers: int, device: torch.device, sampler=None,
-                shuffle: bool = False, drop_last: bool = False, generator=None) -> DataLoader:
+                shuffle: bool = False, drop_last: bool = False, generator=None,
+                persistent: bool = False) -> DataLoader:
     """A DataLoader with pinned memory on CUDA (workers only when asked). Pass a `generator` where the global
-    RNG must stay untouched: with workers, torch draws their base seed from it (else from the global RNG)."""
+    RNG must stay untouched: with workers, torch draws their base seed from it (else from the global RNG).
+    `persistent` keeps the workers between passes (no start-up per epoch); their random state then runs on
+    from pass to pass, so use it only where workers draw no random numbers."""
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=shuffle, drop_last=drop_last,
                       num_workers=num_workers, pin_memory=device.type == "cuda", generator=generator,
-                      persistent_workers=False)
+                      persistent_workers=persistent and num_workers > 0)
 
 
 def dataset_layout(dataset):

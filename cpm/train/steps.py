@@ -24,12 +24,12 @@ OPTIONAL = ("mining_precision", "self_mass")
 
 
 def seeded_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=None,
-                  drop_last: bool = False) -> DataLoader:
+                  drop_last: bool = False, persistent: bool = False) -> DataLoader:
     """The trainer's DataLoaders, with a private generator: worker seeding stays off the global RNG that
-    on-device augmentation replays on resume (the trainer reseeds it per epoch; workers are not persistent, so
-    per-sample augmentation in workers is a function of (seed, epoch) too)."""
+    on-device augmentation replays on resume (the trainer reseeds it per epoch). Workers that augment per
+    sample must not be `persistent`: started afresh every epoch, their draws are a function of (seed, epoch)."""
     return make_loader(dataset, batch_size, cfg.data.num_workers, device, sampler, drop_last=drop_last,
-                       generator=torch.Generator().manual_seed(cfg.train.seed))
+                       generator=torch.Generator().manual_seed(cfg.train.seed), persistent=persistent)
 
 
 def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:

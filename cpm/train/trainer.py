@@ -22,6 +22,7 @@ from cpm.errors import CPMError
 from cpm.models import build_model
 from cpm.runtime import checkpoint as ck
 from cpm.runtime.device import choose_precision
+from cpm.runtime.host_memory import keep_freed_memory
 from cpm.train import distributed as dist
 from cpm.train import runstate
 from cpm.runtime.metrics_file import METRICS_FILE
@@ -75,6 +76,7 @@ class Run:
         self.cfg, self.info, self.out = cfg, info, out
         self.resume_path = runstate.resolve_resume(out, resume, force)  # refuses before anything is built
         seed_everything(tc.seed)
+        keep_freed_memory()  # no page faults on each step's large host tensors (cpm/runtime/host_memory.py)
         if tc.batch_size % info.world_size:
             raise CPMError(f"config key 'train.batch_size': {tc.batch_size} is not divisible by the "
                            f"{info.world_size} torchrun processes")
@@ -102,7 +104,9 @@ class Run:
                                     self.layout, self.device, self.precision)
         self.sampler = DistributedSampler(self.train_set, num_replicas=info.world_size, rank=info.rank,
                                           shuffle=True, seed=tc.seed)  # order = f(seed, epoch): nothing to save
-        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True)
+        # workers that only read clips (augmentation on the device) live through the run: no start-up per epoch
+        self.loader = seeded_loader(self.train_set, self.per_rank, cfg, self.device, self.sampler, drop_last=True,
+                                    persistent=aug.on_device)
         steps = len(self.loader)
         if steps == 0:
             raise CPMError(f"config key 'train.batch_size': {self.per_rank} per process exceeds the "
