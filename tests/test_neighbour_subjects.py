@@ -37,6 +37,11 @@ def test_msr_training_clips(capsys):
     assert raw > 0.5  # measured 0.664: a clip's neighbours are mostly its own performer's clips (chance 0.33)
     assert ns.main(["--config", cfg, "--set", f"data.root={MSR}", "--subject-regex", r"P(\d+)"]) == 2
     assert "does not match clip name" in capsys.readouterr().err
+    for bad, msg in ((["--subject-regex", "s(\\d+"], "not a regular expression"), (["--k", "173"], "1 <= k < 173"),
+                     (["--checkpoint", "nope.pt"], "nope.pt")):
+        assert ns.main(["--config", cfg, "--set", f"data.root={MSR}", *bad]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_clips_without_names_refused(capsys):

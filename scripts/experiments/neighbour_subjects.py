@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cpm.cli.common import add_set_argument  # noqa: E402
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.data.dataset import build_dataset  # noqa: E402
+from cpm.errors import CPMError  # noqa: E402
 from cpm.eval.protocols import load_eval_encoder  # noqa: E402
 from cpm.runtime.features import extract_features  # noqa: E402
 
@@ -54,18 +55,28 @@ def main(argv=None) -> int:
     p.add_argument("--subject-regex", default=r"s(\d+)", help="group 1 = performer id, searched in clip names")
     p.add_argument("--seed", type=int, default=0, help="random-init seed")
     add_set_argument(p, "data.validation=true")
+    add_debug_argument(p)
     args = p.parse_args(argv)
+    return run_guarded(lambda: report(args), argv)
+
+
+def report(args) -> int:
+    """Load the training clips and print the three spaces' neighbour shares."""
+    try:
+        pattern = re.compile(args.subject_regex)
+    except re.error as err:
+        raise CPMError(f"--subject-regex {args.subject_regex!r}: not a regular expression ({err})") from None
     torch.set_num_threads(1)
     cfg = load_config(args.config, ["logging.progress=false", *args.overrides])
     data = build_dataset(cfg.data, "train")
     if data.names is None:
-        print(f"{cfg.data.format}: the clips carry no names, so no performer ids", file=sys.stderr)
-        return 2
-    found = [re.search(args.subject_regex, n) for n in data.names]
+        raise CPMError(f"data.format={cfg.data.format}: the clips carry no names, so no performer ids")
+    if not 1 <= args.k < len(data):
+        raise CPMError(f"--k: expected 1 <= k < {len(data)} (the training clips), got {args.k}")
+    found = [pattern.search(n) for n in data.names]
     if not all(found):
-        print(f"--subject-regex {args.subject_regex!r} does not match clip name {data.names[found.index(None)]!r}",
-              file=sys.stderr)
-        return 2
+        raise CPMError(f"--subject-regex {args.subject_regex!r} does not match clip name "
+                       f"{data.names[found.index(None)]!r} (group 1 must be the performer id)")
     groups = {"performer": torch.tensor([int(m.group(1)) for m in found]), "label": torch.as_tensor(data.labels)}
     x = torch.stack([data[i][0] for i in range(len(data))])  # (N, C, T, V, M)
     moving = (x - x.mean(dim=2, keepdim=True)).flatten(1)  # valid frames fill T after resizing
