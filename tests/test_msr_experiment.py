@@ -43,6 +43,15 @@ def test_release_read_directly_cross_subject_and_validation():
     vtrain, vtest = build_dataset(val.data, "train"), build_dataset(val.data, "test")
     assert (len(vtrain), len(vtest)) == (173, 118)
     assert {int(n[5:7]) for n in vtrain.names} == {1, 3, 5} and {int(n[5:7]) for n in vtest.names} == {7, 9}
+    # leave-one-performer-out folds (data.validation_subjects): every training clip is validated on exactly once
+    folds = [load_config(REPO / "configs" / "msr_action3d.yaml",
+                         [f"data.root={MSR}", "data.validation=true", f"data.validation_subjects=[{s}]"])
+             for s in (1, 3, 5, 7, 9)]
+    held = [build_dataset(f.data, "test").names for f in folds]
+    assert sorted(n for names in held for n in names) == sorted(train.names)
+    for s, f, names in zip((1, 3, 5, 7, 9), folds, held):
+        assert {int(n[5:7]) for n in names} == {s}
+        assert {int(n[5:7]) for n in build_dataset(f.data, "train").names} == {1, 3, 5, 7, 9} - {s}
 
 
 def _knn(cfg, checkpoint, train, test, seed: int = 0) -> float:

@@ -57,6 +57,13 @@ def validate(cfg) -> None:
            "data.class_names and data.class_names_file are both set; keep one")
     _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
+    vs = d.validation_subjects
+    if _check(isinstance(vs, list) and all(type(s) is int and s in (1, 3, 5, 7, 9) for s in vs)
+              and len(set(vs)) == len(vs) < 5, "data.validation_subjects",
+              f"expected distinct MSR Action3D training subjects from 1, 3, 5, 7, 9 (not all five), got {vs!r}") and vs:
+        _check(d.format == "msr_action3d" and d.validation, "data.validation_subjects",
+               f"{vs} needs data.format=msr_action3d and data.validation=true "
+               f"(got format '{d.format}', validation {d.validation})")
     _check(d.max_persons >= 1, "data.max_persons", f"must be >= 1, got {d.max_persons}")
     _check(d.num_classes >= 0, "data.num_classes", f"must be >= 0 (0 = from the data), got {d.num_classes}")
     _check(d.num_workers >= 0, "data.num_workers", f"must be >= 0 (0 = load in the main process), got {d.num_workers}")

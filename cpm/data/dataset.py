@@ -156,7 +156,8 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
         if cfg.layout not in ("kinect_v1", "custom") and v == 20:  # kinect_sdk: MSR's joint count, another order
             raise CPMError(f"data.layout: msr_action3d files hold MSR's own joint order, layout 'kinect_v1'; "
                            f"got '{cfg.layout}'")
-        samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation)
+        samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation,
+                                    validation_subjects=cfg.validation_subjects)
     normalize = cfg.normalize is True or cfg.format == "msr_action3d" and cfg.normalize == "auto"
     if cfg.normalize == "auto" and not normalize and cfg.channels == "xyz":
         ratio = uncentred_ratio(samples, layout)

@@ -171,10 +171,12 @@ MSR_SUBJECTS = {(False, "train"): (1, 3, 5, 7, 9), (False, "test"): (2, 4, 6, 8,
                 (True, "train"): (1, 3, 5), (True, "test"): (7, 9)}
 
 
-def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS, validation: bool = False) -> Samples:
+def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS, validation: bool = False,
+                      validation_subjects=()) -> Samples:
     """MSR Action3D `aAA_sSS_eEE_skeleton3D.txt` (20 lines `x y z c` per frame), camera coordinates; the
-    subjects of `split` ("train" | "test") under MSR_SUBJECTS; all-zero files (a13_s09_e02) are dropped and
-    counted; M = 1."""
+    subjects of `split` ("train" | "test") under MSR_SUBJECTS, or with `validation` and `validation_subjects`
+    those training subjects ("test") and the other training subjects ("train"); all-zero files (a13_s09_e02)
+    are dropped and counted; M = 1."""
     root = Path(root)
     if num_joints != MSR_JOINTS:
         raise CPMError(f"msr_action3d has {MSR_JOINTS} joints; data.layout must be 'kinect_v1', "
@@ -185,6 +187,9 @@ def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS, validation
         raise CPMError(f"no MSR Action3D files in {root} (expected aAA_sSS_eEE_skeleton3D.txt files there or in "
                        f"{root / 'skeleton3D'})")
     subjects = MSR_SUBJECTS[(bool(validation), "train" if split == "train" else "test")]
+    if validation and validation_subjects:
+        held = set(validation_subjects)
+        subjects = tuple(s for s in MSR_SUBJECTS[(False, "train")] if (s in held) != (split == "train"))
     xs, ys, ns = [], [], []
     for p in files:
         action, subject, _ = (int(g) for g in MSR_PATTERN.fullmatch(p.name).groups())

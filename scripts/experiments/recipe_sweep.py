@@ -7,8 +7,9 @@
 Each variant is NAME:KEY=VALUE[,KEY=VALUE...] (config overrides on top of --config and --set). Per seed and
 variant: pretrain in this process, then on the config's evaluation split kNN, the lineage linear probe and
 the standardised probe, plus the same encoder at random init once per seed. Writes <out>/sweep.json and a
-mean +- std markdown table <out>/sweep.md. Choose recipes with a `validation` config (msr_action3d_val.yaml):
-the test subjects are then never read.
+mean +- std markdown table <out>/sweep.md. Choose recipes with a `validation` config (msr_action3d_val.yaml),
+or on MSR Action3D by leave-one-performer-out over the training subjects (--config configs/msr_action3d.yaml
+--folds 1 3 5 7 9): the test subjects are then never read.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                    help="a recipe: name, colon, comma-separated overrides (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--folds", type=int, nargs="+", default=None, metavar="SUBJECT",
+                   help="MSR Action3D leave-one-performer-out instead of --seeds: fold S trains on the other "
+                        "training subjects with seed S and validates on subject S (data.validation_subjects=[S])")
     add_set_argument(p, "train.epochs=40 (for every variant)")
     p.add_argument("--out", default="runs/recipe_sweep")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -76,9 +80,12 @@ def main(argv=None) -> int:
     results_file = out / "sweep.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     base = ["logging.progress=false", "logging.tensorboard=false", *args.overrides]
+    if args.folds:
+        args.seeds = args.folds
     for seed in args.seeds:
+        fold = ["data.validation=true", f"data.validation_subjects=[{seed}]"] if args.folds else []
         if not args.no_random_init and f"random_init/{seed}" not in results:
-            cfg = load_config(args.config, [*base, f"train.seed={seed}"])
+            cfg = load_config(args.config, [*base, *fold, f"train.seed={seed}"])
             results[f"random_init/{seed}"] = probe_encoder(cfg, None, seed)
             results_file.write_text(json.dumps(results, indent=1))
         for name, sets in variants:
@@ -86,7 +93,7 @@ def main(argv=None) -> int:
             if key in results:  # resumable: finished cells are kept
                 continue
             over = [s for s in sets.split(",") if s]
-            cfg = load_config(args.config, [*base, *over, f"train.seed={seed}"])
+            cfg = load_config(args.config, [*base, *fold, *over, f"train.seed={seed}"])
             t0 = time.perf_counter()
             res = pretrain(cfg, out_dir=out / name / f"seed{seed}", force=True)
             row = probe_encoder(cfg, res.checkpoint, seed)
@@ -99,7 +106,8 @@ def main(argv=None) -> int:
             print(f"{key}: " + ", ".join(f"{k} {row[k]:.1f}" for k in ("knn", "linear", "linear_std")
                                           if row.get(k) is not None), flush=True)
     names = (["random_init"] if not args.no_random_init else []) + [n for n, _ in variants]
-    lines = [f"{args.config} {' '.join(args.overrides)}; seeds {args.seeds}; mean ± std", "",
+    runs = f"folds (held-out subject = seed) {args.folds}" if args.folds else f"seeds {args.seeds}"
+    lines = [f"{args.config} {' '.join(args.overrides)}; {runs}; mean ± std", "",
              "| recipe | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
     for n in names:
         rows = [results.get(f"{n}/{s}") for s in args.seeds]
