@@ -131,3 +131,30 @@ def test_self_mass_hand_case():
     t_logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
     own = torch.tensor([[True, False, False], [False, True, True]])
     assert self_mass(t_logits, own).item() == pytest.approx((0.5 + 0.9) / 2)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_center_subtracts_the_batch_mean_of_z_and_z_prime_in_training_only(tiny_cfg, momentum):
+    """`model.center` (Sec. 3.1, "z and z' are mean-centered along the batch dimension"): breaks if the centring
+    is skipped, applied to the target only, after the l2 normalisation, or also in eval mode."""
+    m = _model(tiny_cfg, center=True, target_momentum=momentum)
+    x1, x2 = _views()
+    ref = copy.deepcopy(m)
+    queue = m.queue.queue.clone()
+    out = m(x1, x2, topk=0)
+    if momentum:
+        ref._update_target()
+    with torch.no_grad():
+        raw1, raw2 = ref.projector(ref.encoder(x1)), ref.projector(ref.encoder(x2))
+        z1, z2 = raw1 - raw1.mean(0), raw2 - raw2.mean(0)
+        p1, p2 = ref.predictor(z1), ref.predictor(z2)
+        t1, t2 = ((ref.target_projector(ref.target_encoder(x)) for x in (x1, x2)) if momentum else (raw1, raw2))
+        t1, t2 = t1 - t1.mean(0), t2 - t2.mean(0)
+    lo = tiny_cfg.loss
+    expected = 0.5 * (cpm_loss(p1, t2, queue, lo.tau, lo.tau_target) + cpm_loss(p2, t1, queue, lo.tau, lo.tau_target))
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert torch.allclose(m.queue.queue[:6], F.normalize(t2, dim=1), atol=1e-6)
+    assert m.embed(x1).mean(0).abs().max() < 1e-5  # training mode: zero batch mean per unit
+    m.eval()
+    with torch.no_grad():
+        assert torch.allclose(m.embed(x1), m.projector(m.encoder(x1)))  # eval: the projection as it is
