@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import typing
 
+from cpm.config.schema import MSR_TRAIN_SUBJECTS
 from cpm.errors import CPMError
 from cpm.graph import LAYOUT_NAMES, layout_of
 
@@ -58,9 +59,10 @@ def validate(cfg) -> None:
     _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     vs = d.validation_subjects
-    if _check(isinstance(vs, list) and all(type(s) is int and s in (1, 3, 5, 7, 9) for s in vs)
-              and len(set(vs)) == len(vs) < 5, "data.validation_subjects",
-              f"expected distinct MSR Action3D training subjects from 1, 3, 5, 7, 9 (not all five), got {vs!r}") and vs:
+    subjects = ", ".join(map(str, MSR_TRAIN_SUBJECTS))
+    if _check(isinstance(vs, list) and all(type(s) is int and s in MSR_TRAIN_SUBJECTS for s in vs)
+              and len(set(vs)) == len(vs) < len(MSR_TRAIN_SUBJECTS), "data.validation_subjects",
+              f"expected distinct MSR Action3D training subjects from {subjects} (not all five), got {vs!r}") and vs:
         _check(d.format == "msr_action3d" and d.validation, "data.validation_subjects",
                f"{vs} needs data.format=msr_action3d and data.validation=true "
                f"(got format '{d.format}', validation {d.validation})")

@@ -19,6 +19,8 @@ Init = Literal["pytorch", "lineage"]
 OptimName = Literal["lars", "sgd"]
 AmpMode = Literal["auto", "bf16", "fp16", "off"]
 Report = Literal["last", "best"]
+MSR_TRAIN_SUBJECTS = (1, 3, 5, 7, 9)  # MSR Action3D cross-subject training performers (Li et al. 2010): the
+# values data.validation_subjects may hold, and the training split of cpm/data/readers.py
 
 
 @dataclass
@@ -77,7 +79,7 @@ class DataConfig:
     validation: bool = False  # model selection on training subjects only, the test split unread: msr_action3d
     # trains on subjects 1,3,5 and evaluates on 7,9; synthetic holds out the last third of its training subjects
     validation_subjects: list = field(default_factory=list)  # msr_action3d with validation: the training subjects
-    # (1,3,5,7,9) evaluated on, the others trained on; [] = 7, 9. [1], [3], ... [9] = leave-one-performer-out folds
+    # (MSR_TRAIN_SUBJECTS) evaluated on, the others trained on; [] = 7, 9. [1], [3], ... [9] = leave-one-performer-out folds
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item
     num_workers: int = 2  # DataLoader worker processes
     augment: AugmentConfig = field(default_factory=AugmentConfig)

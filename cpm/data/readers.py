@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cpm.config.schema import MSR_TRAIN_SUBJECTS
 from cpm.data.lazy import FileRows, Subset, open_npy, open_npz_member, scan_rows
 from cpm.errors import CPMError
 
@@ -167,7 +168,7 @@ MSR_JOINTS, MSR_CLASSES = 20, 20
 
 # cross-subject protocol (Li et al. 2010): odd subjects train, even test; for model selection the training
 # subjects split again, 1,3,5 train / 7,9 validate (the test subjects are then never read)
-MSR_SUBJECTS = {(False, "train"): (1, 3, 5, 7, 9), (False, "test"): (2, 4, 6, 8, 10),
+MSR_SUBJECTS = {(False, "train"): MSR_TRAIN_SUBJECTS, (False, "test"): (2, 4, 6, 8, 10),
                 (True, "train"): (1, 3, 5), (True, "test"): (7, 9)}
 
 
@@ -189,7 +190,7 @@ def read_msr_action3d(root, split: str, num_joints: int = MSR_JOINTS, validation
     subjects = MSR_SUBJECTS[(bool(validation), "train" if split == "train" else "test")]
     if validation and validation_subjects:
         held = set(validation_subjects)
-        subjects = tuple(s for s in MSR_SUBJECTS[(False, "train")] if (s in held) != (split == "train"))
+        subjects = tuple(s for s in MSR_TRAIN_SUBJECTS if (s in held) != (split == "train"))
     xs, ys, ns = [], [], []
     for p in files:
         action, subject, _ = (int(g) for g in MSR_PATTERN.fullmatch(p.name).groups())
