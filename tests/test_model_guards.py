@@ -158,3 +158,24 @@ def test_center_subtracts_the_batch_mean_of_z_and_z_prime_in_training_only(tiny_
     m.eval()
     with torch.no_grad():
         assert torch.allclose(m.embed(x1), m.projector(m.encoder(x1)))  # eval: the projection as it is
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_proj_bn_standardises_z_and_the_target_per_unit_and_leaves_the_default_alone(tiny_cfg, momentum):
+    """`model.proj_bn` (SimSiam's output BN): breaks if the BN is missing from the student or the EMA target,
+    carries affine parameters, or shifts the random init of the other layers (seeded runs would change)."""
+    plain = _model(copy.deepcopy(tiny_cfg), target_momentum=momentum)
+    m = _model(tiny_cfg, proj_bn=True, target_momentum=momentum)
+    assert not any(k.startswith("projector.4.") for k in plain.state_dict())  # default: the paper's heads
+    extra = {k for k in m.state_dict()} - {k for k in plain.state_dict()}
+    assert extra and all(".4." in k and ("running" in k or "num_batches" in k) for k in extra)  # no weight/bias
+    shared = plain.state_dict()
+    assert all(torch.equal(v, shared[k]) for k, v in m.state_dict().items() if k in shared)
+    x1, _ = _views()
+    z = m.embed(x1)
+    assert z.mean(0).abs().max() < 1e-5
+    assert torch.allclose(z.var(0, unbiased=False), torch.ones(z.shape[1]), atol=1e-3)
+    if momentum:
+        with torch.no_grad():
+            t = m.target(x1, z)
+        assert torch.allclose(t.var(0, unbiased=False), torch.ones(t.shape[1]), atol=1e-3)

@@ -102,6 +102,7 @@ class ModelConfig:
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
     center: bool = False  # subtract the batch mean from z and z' in training (Sec. 3.1 "mean-centered"); False = as-is
+    proj_bn: bool = False  # BatchNorm (no affine) on the projector output z, SimSiam's: centred + unit variance per dim
     sync_bn: bool = True  # >1 CUDA process under torchrun: one BN over the global batch (lineage: 1 GPU); false = off
     init: Init = "pytorch"  # pytorch (layer defaults) | lineage: conv/linear N(0, .02), BN weight N(1, .02), biases 0
     # (the weights_init of ST-GCN/CrosSCLR/AimCLR processor/pretrain.py)

@@ -26,7 +26,7 @@ def build_model(cfg) -> CPM:
     """The full CPM model (encoder, projector, predictor, queue) of `cfg`."""
     m, lo = cfg.model, cfg.loss
     encoder = build_encoder(cfg)  # built in this order (encoder, projector, predictor, queue): same random init
-    projector = init_weights(mlp(m.hidden_dim, m.proj_hidden, m.proj_dim), m.init)
+    projector = init_weights(mlp(m.hidden_dim, m.proj_hidden, m.proj_dim, m.proj_bn), m.init)
     predictor = init_weights(mlp(m.proj_dim, m.pred_hidden, m.proj_dim), m.init)
     return CPM(encoder, projector, predictor, ContextQueue(lo.queue_size, m.proj_dim),
                tau=lo.tau, tau_target=lo.tau_target, monitor_k=cfg.eval.mining_k or lo.topk, symmetric=m.symmetric,
