@@ -20,10 +20,12 @@ def _sweep():
     return mod
 
 
-def test_folds_hold_out_one_training_performer(tmp_path):
+@pytest.mark.parametrize("offset", [0, 100])
+def test_folds_hold_out_one_training_performer(tmp_path, offset):
     n = torch.get_num_threads()
     try:
         rc = _sweep().main(["--config", str(REPO / "configs/msr_action3d.yaml"), "--folds", "9", "--out", str(tmp_path),
+                            "--seed-offset", str(offset),
                             "--variant", "short:train.epochs=1,schedule.warmup_epochs=0", "--set", f"data.root={MSR}", "loss.pe_start_epoch=1",
                             "eval.linear_epochs=2", "model.hidden_channels=4", "model.hidden_dim=16"])
     finally:
@@ -32,5 +34,6 @@ def test_folds_hold_out_one_training_performer(tmp_path):
     res = json.loads((tmp_path / "sweep.json").read_text())
     assert set(res) == {"random_init/9", "short/9"}
     cfg = (tmp_path / "short" / "seed9" / "config.yaml").read_text()
-    assert "validation_subjects:\n  - 9" in cfg and "seed: 9" in cfg
+    assert "validation_subjects:\n  - 9" in cfg and f"seed: {9 + offset}\n" in cfg  # --seed-offset: other seeds
+    assert res["short/9"]["seed"] == 9 + offset
     assert "folds (held-out subject = seed) [9]" in (tmp_path / "sweep.md").read_text()

@@ -9,7 +9,8 @@ variant: pretrain in this process, then on the config's evaluation split kNN, th
 the standardised probe, plus the same encoder at random init once per seed. Writes <out>/sweep.json and a
 mean +- std markdown table <out>/sweep.md. Choose recipes with a `validation` config (msr_action3d_val.yaml),
 or on MSR Action3D by leave-one-performer-out over the training subjects (--config configs/msr_action3d.yaml
---folds 1 3 5 7 9): the test subjects are then never read.
+--folds 1 3 5 7 9): the test subjects are then never read. `--seed-offset N` repeats a cross-validation with
+seeds S + N, to tell a recipe's gain from the luck of one seed per fold.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="MSR Action3D leave-one-performer-out instead of --seeds: fold S trains on the other "
                         "training subjects with seed S and validates on subject S (data.validation_subjects=[S])")
     add_set_argument(p, "train.epochs=40 (for every variant)")
+    p.add_argument("--seed-offset", type=int, default=0,
+                   help="with --folds: fold S runs seed S + this (repeat a cross-validation with other seeds)")
     p.add_argument("--out", default="runs/recipe_sweep")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-random-init", action="store_true", help="skip the random-init reference")
@@ -82,24 +85,26 @@ def main(argv=None) -> int:
     base = ["logging.progress=false", "logging.tensorboard=false", *args.overrides]
     if args.folds:
         args.seeds = args.folds
-    for seed in args.seeds:
+    for seed in args.seeds:  # in fold mode the key names the held-out subject; the run uses seed + offset
         fold = ["data.validation=true", f"data.validation_subjects=[{seed}]"] if args.folds else []
+        run_seed = seed + args.seed_offset if args.folds else seed
         if not args.no_random_init and f"random_init/{seed}" not in results:
-            cfg = load_config(args.config, [*base, *fold, f"train.seed={seed}"])
-            results[f"random_init/{seed}"] = probe_encoder(cfg, None, seed)
+            cfg = load_config(args.config, [*base, *fold, f"train.seed={run_seed}"])
+            results[f"random_init/{seed}"] = probe_encoder(cfg, None, run_seed)
             results_file.write_text(json.dumps(results, indent=1))
         for name, sets in variants:
             key = f"{name}/{seed}"
             if key in results:  # resumable: finished cells are kept
                 continue
             over = [s for s in sets.split(",") if s]
-            cfg = load_config(args.config, [*base, *fold, *over, f"train.seed={seed}"])
+            cfg = load_config(args.config, [*base, *fold, *over, f"train.seed={run_seed}"])
             t0 = time.perf_counter()
             res = pretrain(cfg, out_dir=out / name / f"seed{seed}", force=True)
-            row = probe_encoder(cfg, res.checkpoint, seed)
+            row = probe_encoder(cfg, res.checkpoint, run_seed)
             last = [json.loads(x) for x in res.metrics.read_text().splitlines() if '"epoch"' in x][-1]
             spread = last.get("feat_spread")
-            row.update(feat_spread=None if spread is None else 100 * spread, feat_rank=last.get("feat_rank"),
+            row.update(seed=run_seed, feat_spread=None if spread is None else 100 * spread,
+                       feat_rank=last.get("feat_rank"),
                        knn_drop=knn_drop(res.out_dir), minutes=(time.perf_counter() - t0) / 60, overrides=over)
             results[key] = row
             results_file.write_text(json.dumps(results, indent=1))
