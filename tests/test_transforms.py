@@ -6,7 +6,8 @@ import torch
 from cpm.config import AugmentConfig
 from cpm.data.batch_augment import BatchAugment, rotation_matrices
 from cpm.data.transforms import (NumpyAugment, apply_linear, crop_resize, gaussian_noise, joint_mask,
-                                 mirror_crop_indices, rotation_matrix, scale_matrix, shear_matrix, temporal_crop)
+                                 mirror_crop_indices, posture_jitter, rotation_matrix, scale_matrix, shear_matrix,
+                                 temporal_crop)
 
 OFF = dict(shear=0.0, crop_pad_ratio=0)
 
@@ -51,6 +52,29 @@ def test_scale_composes_after_shear_with_the_draws_in_order():
     sh = torch.cat([one, v[:, :3], one, v[:, 3:], one], 1).view(5, 3, 3)
     expected = torch.einsum("ncd,ndtvm->nctvm", torch.diag_embed(s) @ sh, x)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_posture_jitter_moves_each_joint_by_one_offset_for_the_whole_clip_numpy_and_torch():
+    """Breaks if the offset changes from frame to frame (that would be noise, not posture), is shared by all
+    joints (a translation), reaches absent persons or padded frames, or has the wrong scale."""
+    x = np.random.default_rng(0).normal(size=(3, 10, 25, 2)).astype(np.float32)
+    x[:, 7:] = 0.0  # padded tail
+    x[..., 1] = 0.0  # absent second person
+    n = 600
+    out_np = np.stack([posture_jitter(x, np.random.default_rng(i), 0.05) for i in range(n)])
+    cfg = AugmentConfig(posture_jitter=0.05, **OFF)
+    out_t = BatchAugment(cfg, torch.Generator().manual_seed(0))(torch.from_numpy(x).expand(n, *x.shape).contiguous())
+    for out in (out_np, out_t.numpy()):
+        d = out - x[None]
+        assert np.all(out[:, :, 7:] == 0) and np.all(out[..., 1] == 0)
+        np.testing.assert_allclose(d[:, :, :7], np.repeat(d[:, :, :1], 7, axis=2), atol=1e-6)  # constant in time
+        per_joint = d[:, :, 0, :, 0]  # (n, C, V): one offset per clip, coordinate and joint
+        np.testing.assert_allclose(per_joint.std(), 0.05, rtol=0.05)
+        assert abs(np.corrcoef(per_joint[:, 0, 0], per_joint[:, 0, 1])[0, 1]) < 0.15  # joints move independently
+    # a 2-D pose with a score channel: the score is left alone
+    xs = np.abs(x[:, :7, :, :1]) + 0.1
+    out = NumpyAugment(AugmentConfig(posture_jitter=0.05, **OFF), np.random.default_rng(1), coords=2)(xs)
+    assert np.array_equal(out[2], xs[2]) and not np.array_equal(out[:2], xs[:2])
 
 
 def test_mirror_crop_exact_indices():
@@ -134,7 +158,7 @@ def test_rotation_numpy_equals_torch_and_is_orthonormal():
 
 
 ALL_ON = AugmentConfig(shear=0.5, crop_pad_ratio=6, rotation=30.0, noise_std=0.05, joint_mask_prob=0.2,
-                       crop_resize_min=0.5, scale=0.2)
+                       crop_resize_min=0.5, scale=0.2, posture_jitter=0.05)
 
 
 def _batch_with_padding(n=8, t=24):

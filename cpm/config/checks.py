@@ -70,7 +70,7 @@ def validate(cfg) -> None:
     _check(d.num_classes >= 0, "data.num_classes", f"must be >= 0 (0 = from the data), got {d.num_classes}")
     _check(d.num_workers >= 0, "data.num_workers", f"must be >= 0 (0 = load in the main process), got {d.num_workers}")
     a = d.augment
-    for key in ("shear", "rotation", "noise_std"):
+    for key in ("shear", "rotation", "noise_std", "posture_jitter"):
         _check(getattr(a, key) >= 0, f"data.augment.{key}", f"must be >= 0 (0 = off), got {getattr(a, key)}")
     _check(a.crop_pad_ratio >= 0, "data.augment.crop_pad_ratio", f"must be >= 0 (0 = off), got {a.crop_pad_ratio}")
     _check(0 <= a.joint_mask_prob < 1, "data.augment.joint_mask_prob", f"must be in [0, 1), got {a.joint_mask_prob}")

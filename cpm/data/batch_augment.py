@@ -33,7 +33,7 @@ class BatchAugment:
     """Callable on a torch batch (N, C, T, V, M); returns a new augmented batch on the same device and dtype.
 
     Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, scale, joint mask,
-    noise (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps act on the
+    noise, posture jitter (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps act on the
     (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
     """
 
@@ -111,7 +111,13 @@ class BatchAugment:
             keep = self._rand(n, 1, 1, x.shape[3], 1, like=x) >= cfg.joint_mask_prob
             x = x * keep.to(x.dtype)
         if cfg.noise_std > 0:
-            present = (x.abs().sum(dim=(1, 3), keepdim=True) > 0).to(x.dtype)  # (N, 1, T, 1, M)
-            present = present * (torch.arange(x.shape[1], device=x.device) < d).to(x.dtype).view(1, -1, 1, 1, 1)
-            x = x + self._randn(*x.shape, like=x).to(x.dtype) * cfg.noise_std * present
+            x = x + self._randn(*x.shape, like=x).to(x.dtype) * cfg.noise_std * self._present(x)
+        if cfg.posture_jitter > 0:  # one offset per (clip, coordinate, joint, person), constant in time
+            offset = self._randn(n, x.shape[1], 1, x.shape[3], x.shape[4], like=x).to(x.dtype)
+            x = x + offset * cfg.posture_jitter * self._present(x)
         return x
+
+    def _present(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, 1, M) float: 1 on the coordinate channels of frames where the person has a non-zero joint."""
+        present = (x.abs().sum(dim=(1, 3), keepdim=True) > 0).to(x.dtype)  # (N, 1, T, 1, M)
+        return present * (torch.arange(x.shape[1], device=x.device) < self.coords).to(x.dtype).view(1, -1, 1, 1, 1)

@@ -102,6 +102,15 @@ def gaussian_noise(x: np.ndarray, rng: np.random.Generator, std: float, coords: 
     return x + noise
 
 
+def posture_jitter(x: np.ndarray, rng: np.random.Generator, std: float, coords: int = 3) -> np.ndarray:
+    """Add one N(0, std^2) offset per (coordinate, joint, person), the same in every frame, to the first `coords`
+    channels of present frames: the clip's static posture moves, its motion does not."""
+    c, _, v, m = x.shape
+    offset = rng.normal(0.0, std, size=(c, 1, v, m)).astype(x.dtype)
+    offset[coords:] = 0
+    return x + offset * present_mask(x)
+
+
 def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """Zero each joint (for the whole clip and all persons) with probability p."""
     keep = rng.random(x.shape[2]) >= p
@@ -111,7 +120,7 @@ def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 class NumpyAugment:
     """Per-sample pipeline (the reference style, run in DataLoader workers) built from `AugmentConfig`.
 
-    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise. An explicit `rng` serves the process
+    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise, posture jitter. An explicit `rng` serves the process
     that built the augment; any other process (a DataLoader worker, or all of them when `rng` is None) seeds its
     own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch seed - so
     forked workers never repeat each other's draws.
@@ -143,4 +152,6 @@ class NumpyAugment:
             x = joint_mask(x, rng, cfg.joint_mask_prob)
         if cfg.noise_std > 0:
             x = gaussian_noise(x, rng, cfg.noise_std, self.coords)
+        if cfg.posture_jitter > 0:
+            x = posture_jitter(x, rng, cfg.posture_jitter, self.coords)
         return np.ascontiguousarray(x, dtype=dtype)
