@@ -33,8 +33,8 @@ class BatchAugment:
     """Callable on a torch batch (N, C, T, V, M); returns a new augmented batch on the same device and dtype.
 
     Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, scale, joint mask,
-    noise, posture jitter (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps act on the
-    (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
+    noise, posture jitter (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps
+    act on the (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
     """
 
     def __init__(self, cfg: AugmentConfig, generator: torch.Generator | None = None, coords: int = 3):

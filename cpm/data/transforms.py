@@ -120,10 +120,10 @@ def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 class NumpyAugment:
     """Per-sample pipeline (the reference style, run in DataLoader workers) built from `AugmentConfig`.
 
-    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise, posture jitter. An explicit `rng` serves the process
-    that built the augment; any other process (a DataLoader worker, or all of them when `rng` is None) seeds its
-    own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch seed - so
-    forked workers never repeat each other's draws.
+    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise, posture jitter. An explicit `rng`
+    serves the process that built the augment; any other process (a DataLoader worker, or all of them when `rng` is
+    None) seeds its own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch
+    seed - so forked workers never repeat each other's draws.
     """
 
     def __init__(self, cfg: AugmentConfig, rng: np.random.Generator | None = None, coords: int = 3):
