@@ -37,3 +37,9 @@ def test_folds_hold_out_one_training_performer(tmp_path, offset):
     assert "validation_subjects:\n  - 9" in cfg and f"seed: {9 + offset}\n" in cfg  # --seed-offset: other seeds
     assert res["short/9"]["seed"] == 9 + offset
     assert "folds (held-out subject = seed) [9]" in (tmp_path / "sweep.md").read_text()
+
+
+def test_seed_offset_without_folds_is_refused(capsys):
+    with pytest.raises(SystemExit) as err:
+        _sweep().parse_args(["--config", "c.yaml", "--seeds", "0", "--seed-offset", "100"])
+    assert err.value.code == 2 and "--seed-offset needs --folds" in capsys.readouterr().err

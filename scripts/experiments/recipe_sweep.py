@@ -49,7 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="runs/recipe_sweep")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-random-init", action="store_true", help="skip the random-init reference")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.seed_offset and not args.folds:  # --seeds already names every seed: an offset would be ignored
+        p.error("--seed-offset needs --folds (with --seeds, list the seeds themselves)")
+    return args
 
 
 def knn_drop(run_dir: Path) -> float | None:
