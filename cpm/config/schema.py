@@ -81,7 +81,8 @@ class DataConfig:
     validation: bool = False  # model selection on training subjects only, the test split unread: msr_action3d
     # trains on subjects 1,3,5 and evaluates on 7,9; synthetic holds out the last third of its training subjects
     validation_subjects: list = field(default_factory=list)  # msr_action3d with validation: the training subjects
-    # (MSR_TRAIN_SUBJECTS) evaluated on, the others trained on; [] = 7, 9. [1], [3], ... [9] = leave-one-performer-out folds
+    # (MSR_TRAIN_SUBJECTS) evaluated on, the others trained on; [] = 7, 9. [1], [3], ... [9] = leave-one-performer-out
+    # folds
     scan: bool = False  # arrays/ctrgcn: scan the file at load (NaN/inf, drop empty samples); False = check per item
     num_workers: int = 2  # DataLoader worker processes
     augment: AugmentConfig = field(default_factory=AugmentConfig)
