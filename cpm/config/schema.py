@@ -34,7 +34,8 @@ class AugmentConfig:
     scale: float = 0.0  # per-axis scale factors ~ U(1 - s, 1 + s) after the shear (ST-GCN random_move's scale, per
     # axis): body size and proportions then differ between the two views, so they stop naming the performer; 0 = off
     posture_jitter: float = 0.0  # std of one offset per coordinate, joint and person of each view, the same in every
-    # frame: the static posture differs between the two views, so it stops naming the performer (docs 2g); 0 = off
+    # frame: the static posture differs between the two views, so it stops naming the performer (docs 2g-2h). In
+    # the data's units (centred, not rescaled: metres for Kinect / NTU, so 0.08 = 8 cm); 0 = off
     on_device: bool = True  # batched augmentation on the training device; False = per-sample numpy in workers
 
 
