@@ -41,3 +41,23 @@ def test_accuracy_and_chunking():
 def test_bad_shapes():
     with pytest.raises(CPMError, match="equal D"):
         knn_predict(torch.zeros(3, 2), torch.zeros(3), torch.zeros(1, 4))
+
+
+@pytest.mark.parametrize("stream", ["joint", "motion"])
+def test_input_knn_is_knn_on_the_flattened_clips_the_encoder_sees(tiny_cfg, stream):
+    from cpm.data import build_dataset, to_stream
+    from cpm.eval.protocols import input_knn
+
+    tiny_cfg.data.stream, tiny_cfg.data.normalize = stream, True
+    tiny_cfg.data.synthetic.num_train, tiny_cfg.data.synthetic.num_test = 48, 24
+    tiny_cfg.eval.knn_k, tiny_cfg.eval.knn_t = 3, 0.2
+
+    def flat(split):  # by hand: every clip unaugmented, to the stream, flattened
+        ds = build_dataset(tiny_cfg.data, split)
+        x = torch.stack([ds[i][0] for i in range(len(ds))])
+        return to_stream(x, stream, ds.layout).flatten(1), torch.tensor([ds[i][1] for i in range(len(ds))])
+
+    (a, ya), (b, yb) = flat("train"), flat("test")
+    expected = knn_accuracy(a, ya, b, yb, k=3, t=0.2, num_classes=12)
+    assert input_knn(tiny_cfg) == pytest.approx(expected)
+    assert expected > 100 / 12  # synthetic classes differ in their motion: the raw clips already beat chance

@@ -1,8 +1,10 @@
-"""Frozen-encoder protocols as library calls: the kNN protocol (`knn_eval`, what cpm-knn-eval runs) and all the
-probes in one call (`probe_encoder`, for notebooks and experiments)."""
+"""Frozen-encoder protocols as library calls: the kNN protocol (`knn_eval`, what cpm-knn-eval runs), all the
+probes in one call (`probe_encoder`, for notebooks and experiments) and kNN on the input clips themselves
+(`input_knn`, the baseline no encoder is needed for)."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
@@ -45,3 +47,15 @@ def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.devic
             "linear": classification_report(class_scores(fc, fte), yte.cpu())["top1"],
             "linear_std": standardized_top1(ftr, ytr, fte, yte, n, e, seed),
             "test_spread": feature_spread(fte), "test_rank": effective_rank(fte)}
+
+
+def input_knn(cfg, device: str | torch.device = "cpu") -> float:
+    """kNN top-1 (%) (eval.knn_k, eval.knn_t) on the clips themselves, flattened as the encoder receives them
+    (data.normalize, data.stream, num_frames; no augmentation), on the train/test splits of `cfg.data`: what a
+    pretrained encoder's kNN has to beat to have learnt more than the input already holds."""
+    device = torch.device(device)
+    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    kw = dict(device=device, batch_size=cfg.eval.batch_size, progress=False)
+    ftr, ytr = extract_features(nn.Flatten(), train, cfg.data.stream, **kw)
+    fte, yte = extract_features(nn.Flatten(), test, cfg.data.stream, **kw)
+    return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=num_classes_of(train, test))

@@ -40,8 +40,10 @@ def _fmt(values) -> str:
     return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if v.size > 1 else f"{v[0]:.1f}"
 
 
-def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str) -> str:
-    """Collect every seed's numbers, write summary.json and summary.md under `out`; returns the markdown."""
+def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str,
+              input_knn: float | None = None) -> str:
+    """Collect every seed's numbers, write summary.json and summary.md under `out`; returns the markdown.
+    `input_knn`: kNN top-1 on the input clips themselves (cpm.eval.protocols.input_knn), one row of its own."""
     per = {key: {"linear": [], "knn": [], "linear_std": [], "mining": [], "finetune": []} for _, key in ROWS}
     for s in seeds:
         d = out / f"seed{s}"
@@ -63,6 +65,9 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str)
         r = per[key]
         lines.append(f"| {label} | {_fmt(r['linear'])} | {_fmt(r['knn'])} | {_fmt(r['linear_std'])} "
                      f"| {_fmt(r['finetune'])} | {_fmt(r['mining'])} |")
+    if input_knn is not None:  # no encoder, no seed: one number
+        lines.append(f"| kNN on the input clips (no encoder) | – | {input_knn:.1f} | – | – | – |")
+
     def gap(metric: str) -> float:  # mean over seeds of CPM minus random init
         pairs = [(a, b) for a, b in zip(per["cpm"][metric], per["random_init"][metric]) if None not in (a, b)]
         return float(np.mean([a - b for a, b in pairs])) if pairs else float("nan")
@@ -73,5 +78,6 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str)
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps({"protocol": protocol, "seeds": list(seeds), "results": per,
-                                                  "wall_s": wall_s, "command": command}, indent=2))
+                                                  "input_knn": input_knn, "wall_s": wall_s,
+                                                  "command": command}, indent=2))
     return text
