@@ -61,6 +61,26 @@ def test_probe_on_separable_features_reaches_100():
     assert not torch.equal(fc.weight, fc3.weight)
 
 
+def test_standardized_probe_runs_at_its_own_lr():
+    from cpm.eval.linear import class_scores, standardize, standardized_top1
+
+    g = torch.Generator().manual_seed(0)
+    ytr, yte = torch.arange(4).repeat(12), torch.arange(4).repeat(5)
+    centers = torch.randn(4, 6, generator=g)
+    ftr = 0.01 * (centers[ytr] + 0.8 * torch.randn(48, 6, generator=g))  # raw features on a small scale
+    fte = 0.01 * (centers[yte] + 0.8 * torch.randn(20, 6, generator=g))
+    ecfg = replace(EvalConfig(), linear_epochs=6, linear_milestones=[4], batch_size=8, linear_lr=3.0)
+
+    def by_hand(lr):  # z-score with the training split's statistics, then the lineage probe at `lr`
+        ztr, zte = standardize(ftr, fte)
+        fc, _ = train_linear(ztr, ytr, 4, replace(ecfg, linear_lr=lr), seed=0, progress=False)
+        return (class_scores(fc, zte).argmax(1) == yte).float().mean().item() * 100
+
+    assert standardized_top1(ftr, ytr, fte, yte, 4, ecfg) == pytest.approx(by_hand(3.0))  # 0: eval.linear_lr
+    slow = replace(ecfg, standardized_lr=0.03)  # 80 % here against 70 % at lr 3.0: a key ignored would show
+    assert standardized_top1(ftr, ytr, fte, yte, 4, slow) == pytest.approx(by_hand(0.03))
+
+
 def test_lr_schedule_steps_at_milestone():
     feats, y = torch.randn(8, 4), torch.arange(8) % 2
     ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=1.0, linear_momentum=0.0)

@@ -161,6 +161,8 @@ class EvalConfig:
     linear_weight_decay: float = 0.0  # linear probe weight decay (AimCLR: 0)
     linear_milestones: list = field(default_factory=lambda: [80])  # epochs where lr is divided by 10
     linear_standardize: bool = True  # also probe z-scored features (train-split mean/std, MAE) and report both
+    standardized_lr: float = 0.0  # SGD lr of that z-scored probe; 0 = linear_lr. Its inputs have unit variance,
+    # the lineage's lr 3.0 was set for raw features (MSR Action3D CV: 0.03 gives +4.9, docs/learning.md 2i)
     batch_size: int = 256  # evaluation batch size (linear probe, fine-tuning, features); CrosSCLR/AimCLR: 128
     linear_test_every: int = 5  # linear probe: test top-1 every N epochs and at the last (lineage eval_interval: 5)
     report: Report = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored

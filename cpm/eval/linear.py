@@ -14,6 +14,8 @@ not touch the classifier or any random stream, so the last-epoch result is the s
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -136,8 +138,10 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
 def standardized_top1(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, yte: torch.Tensor,
                       num_classes: int, ecfg, seed: int = 0, progress: bool = False) -> float:
     """Top-1 % on (fte, yte) of the linear probe trained on z-scored features (`standardize`, `train_linear`,
-    its last epoch)."""
+    its last epoch), at `ecfg.standardized_lr` (0 = `ecfg.linear_lr`)."""
     ztr, zte = standardize(ftr, fte)
+    if ecfg.standardized_lr > 0:
+        ecfg = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr)
     fc, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
     return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
 
