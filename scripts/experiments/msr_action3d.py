@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """CPM on the real MSR Action3D skeletons, end to end (issue 8): the whole table from scratch, 3 seeds.
 
-    python scripts/experiments/msr_action3d.py                  # cross-subject test table (20-35 min, 2 CPU cores)
+    python scripts/experiments/msr_action3d.py                  # cross-subject test table (~20 min, 2 CPU cores)
     python scripts/experiments/msr_action3d.py --protocol val   # the same on the validation split (model selection)
 
 Per seed, with the public commands (each printed, its log under <out>/seed<s>/logs/):
