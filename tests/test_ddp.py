@@ -85,3 +85,37 @@ def test_two_ranks_fill_the_queue_like_one_rank_with_twice_the_batch(tmp_path, m
             assert torch.allclose(ddp[k], v, rtol=1e-4, atol=1e-5), k
     # rank 0 alone wrote the run's files
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["config.yaml", "last.pt", "metrics.jsonl"]
+
+
+def _record_teardown(monkeypatch) -> list[str]:
+    from cpm.train import distributed
+
+    calls: list[str] = []
+    monkeypatch.setattr(distributed, "is_dist", lambda: True)
+    monkeypatch.setattr(distributed.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    return calls
+
+
+def test_a_finished_run_waits_for_every_rank_before_leaving_the_group(monkeypatch):
+    from cpm.train import distributed
+
+    calls = _record_teardown(monkeypatch)
+    distributed.cleanup(finished=True)
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    distributed.cleanup(finished=False)  # a failed rank must not wait on peers that may never arrive
+    assert calls == ["destroy"]
+
+
+def test_pretrain_leaves_without_waiting_when_the_run_fails(monkeypatch, tmp_path):
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_trainer import tiny
+
+    seen: list[bool] = []
+    monkeypatch.setattr(trainer.dist, "cleanup", lambda finished=True: seen.append(finished))
+    trainer.pretrain(tiny(epochs=1), tmp_path / "ok")
+    monkeypatch.setattr(trainer.Run, "train", lambda self, stop_after=None: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        trainer.pretrain(tiny(epochs=1), tmp_path / "bad")
+    assert seen == [True, False]

@@ -6,6 +6,7 @@ degrades to the single-process answer, so the same trainer code runs both ways.
 """
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -109,6 +110,12 @@ def wrap_model(model, cfg, info: DistInfo):
     return ddp(model, device_ids=ids, **no_sync)
 
 
-def cleanup() -> None:
+def cleanup(finished: bool = True) -> None:
+    """Leave the process group. After a finished run every rank first waits for the others, so none closes its
+    connections while a peer is still in its last collective (gloo can abort that peer: SIGABRT, "terminate called
+    without an active exception"); after a failure it leaves at once, as the peers may never reach the barrier."""
     if is_dist():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
+        gc.collect()  # free the backend's objects now, not during interpreter shutdown

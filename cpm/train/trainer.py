@@ -61,11 +61,14 @@ def pretrain(cfg, out_dir: str | Path | None = None, resume: str | None = None, 
                        f"cpm.pretrain, or pass knn=cpm.eval.knn.knn_accuracy")
     started = dist.is_dist()
     info = dist.init_distributed(cfg.train.device)
+    finished = False
     try:
-        return Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force, knn).train(stop_after)
+        result = Run(cfg, info, Path(out_dir or cfg.train.out_dir), resume, force, knn).train(stop_after)
+        finished = True
+        return result
     finally:
         if not started:
-            dist.cleanup()
+            dist.cleanup(finished)
 
 
 class Run:
