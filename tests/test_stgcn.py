@@ -59,3 +59,23 @@ def test_graph_conv_equals_conv_then_einsum(cin, cout):
     x = torch.randn(2, cin, 5, 25, dtype=torch.float64)
     ref = torch.einsum("nkctv,kvw->nctw", gc.conv(x).view(2, 3, cout, 5, 25), a)  # ST-GCN's reference form
     assert torch.allclose(gc(x, a), ref, atol=1e-10)
+
+
+def test_output_bn_standardises_each_feature_with_batch_then_running_statistics():
+    torch.manual_seed(0)
+    plain = STGCN(hidden_channels=4, hidden_dim=8, layout="kinect_v1", max_persons=1, dropout=0.0)
+    enc = STGCN(hidden_channels=4, hidden_dim=8, layout="kinect_v1", max_persons=1, dropout=0.0, output_bn=True)
+    assert not any("out_bn" in k for k in plain.state_dict())  # published ST-GCN: checkpoints unchanged
+    enc.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(16, 3, 12, 20, 1)
+    h, out = plain(x), enc(x)  # train mode: this batch's mean and (biased) variance per dimension
+    want = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5)
+    assert torch.allclose(out, want, atol=1e-4)
+    bn = enc.out_bn  # running statistics after one batch (momentum 0.1)
+    assert torch.allclose(bn.running_mean, 0.1 * h.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, 0.9 + 0.1 * h.var(0, unbiased=True), atol=1e-5)
+    enc.eval()  # eval: those statistics, not the batch's
+    enc.out_bn = None
+    h_eval = enc(x)
+    enc.out_bn = bn
+    assert torch.allclose(enc(x), (h_eval - bn.running_mean) / torch.sqrt(bn.running_var + 1e-5), atol=1e-5)

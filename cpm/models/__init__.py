@@ -18,7 +18,7 @@ def build_encoder(cfg) -> STGCN:
     encoder = STGCN(in_channels=m.in_channels, hidden_channels=m.hidden_channels, hidden_dim=m.hidden_dim,
                     layout=layout_of(cfg.data), strategy=m.graph_strategy, max_persons=cfg.data.max_persons,
                     temporal_kernel=m.temporal_kernel, dropout=m.dropout, edge_importance=m.edge_importance,
-                    data_bn=m.data_bn)
+                    data_bn=m.data_bn, output_bn=m.output_bn)
     return init_weights(encoder, m.init)
 
 

@@ -77,7 +77,7 @@ class STGCN(nn.Module):
     def __init__(self, in_channels: int = 3, hidden_channels: int = 16, hidden_dim: int = 256,
                  layout: Layout | str = "ntu", strategy: str = "spatial", max_persons: int = 2,
                  temporal_kernel: int = 9, dropout: float = 0.5, edge_importance: bool = True,
-                 data_bn: str = "mvc"):
+                 data_bn: str = "mvc", output_bn: bool = False):
         super().__init__()
         self.layout = get_layout(layout) if isinstance(layout, str) else layout
         self.in_channels, self.max_persons, self.hidden_dim = in_channels, max_persons, hidden_dim
@@ -95,6 +95,8 @@ class STGCN(nn.Module):
         )
         self.edge_importance = nn.ParameterList(
             nn.Parameter(torch.ones_like(self.A)) for _ in self.blocks) if edge_importance else None
+        # pooled ReLU features differ in scale by dimension; a non-affine BN puts them on one (model.output_bn)
+        self.out_bn = nn.BatchNorm1d(hidden_dim, affine=False) if output_bn else None
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a one-line CPMError unless x is (N, C, T, V, M) with this encoder's C, V and M."""
@@ -119,4 +121,5 @@ class STGCN(nn.Module):
         for i, block in enumerate(self.blocks):
             a = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
             x = block(x, a)
-        return x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+        x = x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+        return x if self.out_bn is None else self.out_bn(x)
