@@ -76,6 +76,30 @@ def test_queue_records_the_sample_ids_of_the_sampler_order_and_epochs_log_featur
     assert all(0 <= r["self_mass"] <= 1 for r in steps)
 
 
+def test_collapse_check_reads_the_features_before_the_output_bn():
+    """model.output_bn rescales every feature dimension to unit variance, so a collapsed encoder's tiny
+    differences between clips would look healthy after it: the spread is measured on the pooled features."""
+    from cpm.data import build_dataset
+    from cpm.diagnostics import feature_spread
+    from cpm.models import build_model
+    from cpm.runtime.device import FP32
+    from cpm.train.monitor import FeatureProbe
+
+    cfg = tiny()
+    cfg.model.output_bn = True
+    model = build_model(cfg).eval()
+    bn = model.encoder.out_bn
+    bn.running_mean.fill_(1.0)
+    bn.running_var.fill_(1e-9)  # the statistics a collapsed run would have left
+    torch.manual_seed(0)
+    model.encoder.pooled = lambda x: 1.0 + 1e-6 * torch.randn(x.shape[0], cfg.model.hidden_dim)
+    data = build_dataset(cfg.data, "train")
+    got = FeatureProbe(cfg, data, torch.device("cpu"), FP32, clips=32)(model)["feat_spread"]
+    assert got < 1e-4  # the pooled features barely differ: reported as collapsed
+    x = torch.zeros(32, 3, 16, 25, 2)
+    assert feature_spread(model.encoder(x)) > 0.5  # after the BN they would look spread out
+
+
 def test_checkpoint_content_and_schedule(tmp_path):
     cfg = tiny(epochs=2)
     trainer.pretrain(cfg, tmp_path)

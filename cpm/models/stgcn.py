@@ -111,6 +111,11 @@ class STGCN(nn.Module):
                            f"got shape {tuple(x.shape)}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pooled(x)
+        return h if self.out_bn is None else self.out_bn(h)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, hidden_dim) features pooled over time, joints and persons, before `output_bn`."""
         self.check_input(x)
         n, c, t, v, m = x.shape
         if self.data_bn_mode == "mvc":
@@ -121,5 +126,4 @@ class STGCN(nn.Module):
         for i, block in enumerate(self.blocks):
             a = self.A if self.edge_importance is None else self.A * self.edge_importance[i]
             x = block(x, a)
-        x = x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
-        return x if self.out_bn is None else self.out_bn(x)
+        return x.mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch import nn
 
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
@@ -73,6 +74,18 @@ class KnnMonitor:
         return self.knn(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)
 
 
+class PooledFeatures(nn.Module):
+    """The encoder's features before `model.output_bn`, which would scale a collapsed encoder's tiny differences
+    between clips back to unit variance and hide the collapse from the check."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.pooled(x)
+
+
 class FeatureProbe:
     """Spread and effective rank of the encoder's features on a fixed set of training clips (no augmentation):
     the per-epoch collapse check (cpm.diagnostics)."""
@@ -85,8 +98,11 @@ class FeatureProbe:
         self.loader = seeded_loader(probe, cfg.eval.batch_size, cfg, device)
 
     def __call__(self, model) -> dict[str, float]:
-        feats, _ = encode_loader(unwrap(model).encoder, self.loader, self.cfg.data.stream, self.layout,
-                                 self.device, self.precision)
+        encoder = unwrap(model).encoder
+        if getattr(encoder, "out_bn", None) is not None:
+            encoder = PooledFeatures(encoder)
+        feats, _ = encode_loader(encoder, self.loader, self.cfg.data.stream, self.layout, self.device,
+                                 self.precision)
         return {"feat_spread": feature_spread(feats), "feat_rank": effective_rank(feats)}
 
 
