@@ -100,9 +100,9 @@ class ModelConfig:
     edge_importance: bool = True  # learnable edge importance masks (ST-GCN)
     dropout: float = 0.5  # dropout in blocks 2..10; paper silent, AimCLR/CrosSCLR pretraining configs use 0.5
     data_bn: DataBN = "mvc"  # input BatchNorm over M*V*C (2s-AGCN/CTR-GCN) or "vc" (ST-GCN/CrosSCLR code)
-    proj_hidden: int = 512  # projector g: hidden_dim -> proj_hidden -> proj_dim (paper 4.2)
     output_bn: bool = False  # BatchNorm (no affine) on the pooled encoder output h: one scale for every feature
     # dimension, what the probes and kNN see (eval: the training run's statistics); False = ST-GCN as published
+    proj_hidden: int = 512  # projector g: hidden_dim -> proj_hidden -> proj_dim (paper 4.2)
     proj_dim: int = 128  # embedding size D of z, p and the queue (paper 4.2)
     pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
