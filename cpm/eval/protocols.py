@@ -30,17 +30,22 @@ def knn_eval(ev, train_set, test_set, ecfg, device: torch.device, num_workers: i
             "num_classes": num_classes, "num_train": len(train_set)}
 
 
+def split_features(cfg, encoder: nn.Module, stream: str, device: str | torch.device = "cpu"):
+    """(train features, train labels, test features, test labels, number of classes) of `encoder` on the
+    train/test splits of `cfg.data` (no augmentation, batches of eval.batch_size)."""
+    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    kw = dict(device=torch.device(device), batch_size=cfg.eval.batch_size, progress=False)
+    ftr, ytr = extract_features(encoder, train, stream, **kw)
+    fte, yte = extract_features(encoder, test, stream, **kw)
+    return ftr, ytr, fte, yte, num_classes_of(train, test)
+
+
 def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.device = "cpu") -> dict:
     """kNN (eval.knn_k, eval.knn_t), the lineage linear probe and the standardised one (top-1 %), and the
     test features' spread and effective rank, for the encoder of `checkpoint` (None = random init, seeded)
     on the train/test splits of `cfg.data`."""
-    device = torch.device(device)
-    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
     ev = load_eval_encoder(cfg, checkpoint, checkpoint is None, seed)
-    kw = dict(device=device, batch_size=cfg.eval.batch_size, progress=False)
-    ftr, ytr = extract_features(ev.encoder, train, ev.stream, **kw)
-    fte, yte = extract_features(ev.encoder, test, ev.stream, **kw)
-    n = num_classes_of(train, test)
+    ftr, ytr, fte, yte, n = split_features(cfg, ev.encoder, ev.stream, device)
     e = cfg.eval
     fc, _ = train_linear(ftr, ytr, n, e, seed, progress=False)
     return {"knn": knn_accuracy(ftr, ytr, fte, yte, k=e.knn_k, t=e.knn_t, num_classes=n),
@@ -53,9 +58,5 @@ def input_knn(cfg, device: str | torch.device = "cpu") -> float:
     """kNN top-1 (%) (eval.knn_k, eval.knn_t) on the clips themselves, flattened as the encoder receives them
     (data.normalize, data.stream, num_frames; no augmentation), on the train/test splits of `cfg.data`: what a
     pretrained encoder's kNN has to beat to have learnt more than the input already holds."""
-    device = torch.device(device)
-    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
-    kw = dict(device=device, batch_size=cfg.eval.batch_size, progress=False)
-    ftr, ytr = extract_features(nn.Flatten(), train, cfg.data.stream, **kw)
-    fte, yte = extract_features(nn.Flatten(), test, cfg.data.stream, **kw)
-    return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=num_classes_of(train, test))
+    ftr, ytr, fte, yte, n = split_features(cfg, nn.Flatten(), cfg.data.stream, device)
+    return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=n)
