@@ -98,11 +98,8 @@ class FeatureProbe:
         self.loader = seeded_loader(probe, cfg.eval.batch_size, cfg, device)
 
     def __call__(self, model) -> dict[str, float]:
-        encoder = unwrap(model).encoder
-        if getattr(encoder, "out_bn", None) is not None:
-            encoder = PooledFeatures(encoder)
-        feats, _ = encode_loader(encoder, self.loader, self.cfg.data.stream, self.layout, self.device,
-                                 self.precision)
+        feats, _ = encode_loader(PooledFeatures(unwrap(model).encoder), self.loader, self.cfg.data.stream,
+                                 self.layout, self.device, self.precision)
         return {"feat_spread": feature_spread(feats), "feat_rank": effective_rank(feats)}
 
 
