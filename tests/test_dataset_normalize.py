@@ -51,3 +51,40 @@ def test_auto_normalize_centres_camera_coordinates_only(capsys):
     cfg.normalize = False
     raw = build_dataset(cfg, "train")[0][0].numpy()
     assert np.abs(raw[:, :, layout.center]).mean() > 1.0 and "not centred" not in capsys.readouterr().out
+
+
+def test_start_centre_and_clip_rotation_keep_travel_and_turns():
+    """normalize_center=start subtracts the centre joint of the person's first present frame for the whole clip;
+    normalize_rotation=clip turns the clip once, by its mean shoulder line, so a turn within the clip survives."""
+    lay = get_layout("ntu")
+    x = np.zeros((3, 3, 25, 1), dtype=np.float32)
+    path = np.array([[1.0, 0.0, 3.0], [1.5, 0.0, 3.0], [2.0, 0.0, 3.0]])  # the body walks 1 m along x
+    x[:, :, :, 0] = path.T[:, :, None]
+    # shoulders: along z in frames 0 and 2 (yaw 90 degrees), along x in frame 1
+    x[:, 0, 4, 0], x[:, 0, 8, 0] = path[0] + [0, 0, -0.2], path[0] + [0, 0, 0.2]
+    x[:, 1, 4, 0], x[:, 1, 8, 0] = path[1] + [-0.2, 0, 0], path[1] + [0.2, 0, 0]
+    x[:, 2, 4, 0], x[:, 2, 8, 0] = path[2] + [0, 0, -0.2], path[2] + [0, 0, 0.2]
+    out = normalize_view(x, lay, center="start", rotation="none")
+    np.testing.assert_allclose(out[:, :, 20, 0].T, [[0, 0, 0], [0.5, 0, 0], [1.0, 0, 0]], atol=1e-6)
+    # shoulder lines summed over frames (0.4, 0, 0.8): one rotation about y, cos 0.4 / a, sin 0.8 / a, for all
+    out = normalize_view(x, lay, center="frame", rotation="clip")
+    a = np.hypot(0.4, 0.8)
+    np.testing.assert_allclose(out[:, 0, 8, 0] - out[:, 0, 4, 0], [0.8 / a * 0.4, 0, 0.4 / a * 0.4], atol=1e-6)
+    np.testing.assert_allclose(out[:, 1, 8, 0] - out[:, 1, 4, 0], [0.4 / a * 0.4, 0, -0.8 / a * 0.4], atol=1e-6)
+    mean = sum(out[:, t, 8, 0] - out[:, t, 4, 0] for t in range(3))
+    np.testing.assert_allclose(mean[2], 0, atol=1e-6)  # the mean shoulder line now lies along +x
+    assert mean[0] > 0
+    np.testing.assert_allclose(out[:, :, 20, 0], 0, atol=1e-6)
+    frame = normalize_view(x, lay)  # per frame: every frame's shoulders along x, the turn erased
+    np.testing.assert_allclose(frame[2, :, 8, 0] - frame[2, :, 4, 0], 0, atol=1e-6)
+
+
+def test_start_centre_uses_each_persons_first_present_frame():
+    lay = get_layout("ntu")
+    x = np.zeros((3, 3, 25, 2), dtype=np.float32)
+    x[:, :, :, 0] = 1.0
+    x[:, 1:, :, 1] = np.array([2.0, 0.0, 0.0])[:, None, None]  # person 1 appears in frame 1
+    x[0, 2, :, 1] = 3.0
+    out = normalize_view(x, lay, center="start", rotation="none")
+    assert (out[:, :, :, 0] == 0).all() and (out[:, 0, :, 1] == 0).all()  # absent frame stays zero
+    np.testing.assert_allclose(out[0, 1:, 0, 1], [0.0, 1.0])

@@ -57,6 +57,8 @@ def validate(cfg) -> None:
     _check(not (d.class_names and d.class_names_file), "data.class_names",
            "data.class_names and data.class_names_file are both set; keep one")
     _check(d.normalize in (True, False, "auto"), "data.normalize", f"expected true|false|auto, got {d.normalize!r}")
+    _one_of(_check, d, "normalize_center", "data")
+    _one_of(_check, d, "normalize_rotation", "data")
     _check(d.num_frames >= 4, "data.num_frames", f"must be >= 4, got {d.num_frames}")
     vs = d.validation_subjects
     subjects = ", ".join(map(str, MSR_TRAIN_SUBJECTS))

@@ -13,6 +13,8 @@ from typing import Literal
 DataFormat = Literal["synthetic", "arrays", "ctrgcn", "pyskl", "msr_action3d"]
 Stream = Literal["joint", "bone", "motion"]
 Channels = Literal["xyz", "xys", "xy"]
+NormCenter = Literal["frame", "start"]
+NormRotation = Literal["frame", "clip", "none"]
 GraphStrategy = Literal["uniform", "distance", "spatial"]
 DataBN = Literal["mvc", "vc"]
 Init = Literal["pytorch", "lineage"]
@@ -73,6 +75,12 @@ class DataConfig:
     # so the shoulders lie along x (prepare_ntu's 'position' preprocessing); auto: do so for 3-D camera coordinates
     # (msr_action3d, or clips whose centre joint is > 1 body extent from the origin), with a note; false: never.
     # 2-D keypoints (channels xys / xy): true centres x, y only, no rotation, the score untouched; auto = false
+    normalize_center: NormCenter = "frame"  # what normalising subtracts: frame = the centre joint of every frame (the
+    # lineage's 'position', 2s-AGCN); start = the centre joint at the person's first frame, for the whole clip
+    # (SGN / CTR-GCN), so the body's travel stays in the clip
+    normalize_rotation: NormRotation = "frame"  # frame = shoulders along x in every frame (CrosSCLR 'position');
+    # clip = one rotation about y per clip from its mean shoulder line (2s-AGCN: the first frame's), so turns
+    # stay in the clip; none
     class_names: list = field(default_factory=list)  # names by label (entry i names label i) for plots and
     # tables; [] = class_names_file, the synthetic dataset's own names, else numbers
     class_names_file: str = ""  # text file, one name per line (line i = label i - 1), or a shipped list:

@@ -81,8 +81,10 @@ class SkeletonDataset(Dataset):
     """
 
     def __init__(self, samples: Samples, layout: Layout, num_frames: int, max_persons: int,
-                 num_classes: int | None = None, transform=None, normalize: bool = False, channels: str = "xyz"):
+                 num_classes: int | None = None, transform=None, normalize: bool = False, channels: str = "xyz",
+                 normalize_mode: tuple[str, str] = ("frame", "frame")):
         self.samples, self.layout, self.transform, self.normalize = samples, layout, transform, normalize
+        self.normalize_mode = normalize_mode  # (data.normalize_center, data.normalize_rotation)
         check_channels(channels, samples)
         self.channels = channels
         self.num_frames, self.max_persons = num_frames, max_persons
@@ -112,7 +114,7 @@ class SkeletonDataset(Dataset):
             x = x[:2]
         x = fit_persons(resize_valid_frames(x, self.num_frames), self.max_persons)
         if self.normalize:
-            x = normalize_view(x, self.layout, coord_dims(self.channels))
+            x = normalize_view(x, self.layout, coord_dims(self.channels), *self.normalize_mode)
         if self.transform is not None:
             x = self.transform(x)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), int(self.labels[index])
@@ -167,4 +169,4 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
                   "from the origin): centring them at load (data.normalize=auto; false keeps them as they are)")
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
                            num_classes=cfg.num_classes or None, transform=transform, normalize=normalize,
-                           channels=cfg.channels)
+                           channels=cfg.channels, normalize_mode=(cfg.normalize_center, cfg.normalize_rotation))

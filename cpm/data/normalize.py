@@ -71,9 +71,26 @@ def align_shoulders(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RI
         safe = np.where(ok, norm, 1.0)
         c = np.where(ok, v[0] / safe, 1.0)[:, None]  # (T, 1, M) broadcast over joints
         s = np.where(ok, -v[2] / safe, 0.0)[:, None]
+    return _rotate_y(data, c, s)
+
+
+def _rotate_y(data: np.ndarray, c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Rotate (3, T, V, M) about y by the angle of cosine c and sine s (broadcast over T, V, M)."""
     x, y, z = data[0], data[1], data[2]
     # R_y = [[c, 0, -s], [0, 1, 0], [s, 0, c]] as in the lineage's _y_transmat
     return np.stack([c * x - s * z, y, s * x + c * z])
+
+
+def align_clip(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RIGHT_SHOULDER) -> np.ndarray:
+    """One rotation about y per person and clip, putting the shoulder line averaged over the person's present
+    frames along +x (2s-AGCN's pre_normalization takes the first frame's; the mean is steadier on Kinect noise):
+    unlike per-frame alignment, it keeps the body's turns within the clip. Persons without an x-z shoulder extent
+    are left unrotated."""
+    v = (data[:, :, right] - data[:, :, left]).sum(axis=1)  # (3, M); absent frames add zeros
+    norm = np.hypot(v[0], v[2])
+    ok = norm > 1e-8
+    safe = np.where(ok, norm, 1.0)
+    return _rotate_y(data, np.where(ok, v[0] / safe, 1.0), np.where(ok, -v[2] / safe, 0.0))
 
 
 def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int = CENTER_JOINT,
@@ -90,16 +107,29 @@ def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int
     return align_shoulders(x, left, right, rotation).astype(np.float32)
 
 
-def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3) -> np.ndarray:
-    """Centre every person on the layout's centre joint in every frame and rotate each frame about y so the
-    shoulders lie along +x (the lineage's 'position' preprocessing); absent (all-zero) persons stay zero.
+CENTERS = ("frame", "start")
+ALIGNMENTS = ("frame", "clip", "none")
 
+
+def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3, center: str = "frame",
+                   rotation: str = "frame") -> np.ndarray:
+    """Centre every person on the layout's centre joint and rotate about y so the shoulders lie along +x; absent
+    (all-zero) persons and frames stay zero.
+
+    center 'frame': the centre joint of every frame (the lineage's 'position' preprocessing, 2s-AGCN);
+    'start': the centre joint at the person's first present frame, for the whole clip (SGN / CTR-GCN), which
+    keeps the body's travel. rotation 'frame': every frame (CrosSCLR's 'position'); 'clip': one rotation per
+    clip (`align_clip`), which keeps the body's turns; 'none'.
     With `coords` = 2 (2-D keypoints) only x and y are centred and nothing is rotated: a rotation about the
     vertical axis needs depth, and an in-plane one would erase whether the person stands or lies.
     """
     present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
     x = x.copy()
-    x[:coords] = (x[:coords] - x[:coords, :, layout.center: layout.center + 1]) * present
-    if layout.shoulders is not None and coords == 3:
-        x = align_shoulders(x, *layout.shoulders)
+    c = x[:coords, :, layout.center: layout.center + 1]  # (coords, T, 1, M)
+    if center == "start":
+        first = present[0, :, 0].argmax(axis=0)  # (M,): first present frame (0 for an absent person)
+        c = np.take_along_axis(c, first[None, None, None, :], axis=1)
+    x[:coords] = (x[:coords] - c) * present
+    if layout.shoulders is not None and coords == 3 and rotation != "none":
+        x = align_shoulders(x, *layout.shoulders) if rotation == "frame" else align_clip(x, *layout.shoulders)
     return x.astype(np.float32)
