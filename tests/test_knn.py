@@ -44,9 +44,10 @@ def test_bad_shapes():
 
 
 @pytest.mark.parametrize("stream", ["joint", "motion"])
-def test_input_knn_is_knn_on_the_flattened_clips_the_encoder_sees(tiny_cfg, stream):
+def test_input_probes_run_on_the_flattened_clips_the_encoder_sees(tiny_cfg, stream):
     from cpm.data import build_dataset, to_stream
-    from cpm.eval.protocols import input_knn
+    from cpm.eval.linear import standardized_top1
+    from cpm.eval.protocols import input_probes
 
     tiny_cfg.data.stream, tiny_cfg.data.normalize = stream, True
     tiny_cfg.data.synthetic.num_train, tiny_cfg.data.synthetic.num_test = 48, 24
@@ -59,5 +60,7 @@ def test_input_knn_is_knn_on_the_flattened_clips_the_encoder_sees(tiny_cfg, stre
 
     (a, ya), (b, yb) = flat("train"), flat("test")
     expected = knn_accuracy(a, ya, b, yb, k=3, t=0.2, num_classes=12)
-    assert input_knn(tiny_cfg) == pytest.approx(expected)
+    got = input_probes(tiny_cfg, seed=3)
+    assert got["knn"] == pytest.approx(expected)
+    assert got["linear_std"] == pytest.approx(standardized_top1(a, ya, b, yb, 12, tiny_cfg.eval, 3))
     assert expected > 100 / 12  # synthetic classes differ in their motion: the raw clips already beat chance

@@ -1,6 +1,6 @@
 """Frozen-encoder protocols as library calls: the kNN protocol (`knn_eval`, what cpm-knn-eval runs), all the
 probes in one call (`probe_encoder`, for notebooks and experiments) and kNN on the input clips themselves
-(`input_knn`, the baseline no encoder is needed for)."""
+(`input_probes`, the baselines no encoder is needed for)."""
 from __future__ import annotations
 
 import torch
@@ -54,9 +54,12 @@ def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.devic
             "test_spread": feature_spread(fte), "test_rank": effective_rank(fte)}
 
 
-def input_knn(cfg, device: str | torch.device = "cpu") -> float:
-    """kNN top-1 (%) (eval.knn_k, eval.knn_t) on the clips themselves, flattened as the encoder receives them
-    (data.normalize, data.stream, num_frames; no augmentation), on the train/test splits of `cfg.data`: what a
-    pretrained encoder's kNN has to beat to have learnt more than the input already holds."""
+def input_probes(cfg, seed: int = 0, device: str | torch.device = "cpu") -> dict:
+    """kNN (eval.knn_k, eval.knn_t) and the standardised linear probe (top-1 %) on the clips themselves,
+    flattened as the encoder receives them (data.normalize, data.stream, num_frames; no augmentation), on the
+    train/test splits of `cfg.data`: what a pretrained encoder has to beat to have learnt more than the input
+    already holds ("knn", "linear_std")."""
     ftr, ytr, fte, yte, n = split_features(cfg, nn.Flatten(), cfg.data.stream, device)
-    return knn_accuracy(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=n)
+    e = cfg.eval
+    return {"knn": knn_accuracy(ftr, ytr, fte, yte, k=e.knn_k, t=e.knn_t, num_classes=n),
+            "linear_std": standardized_top1(ftr, ytr, fte, yte, n, e, seed)}

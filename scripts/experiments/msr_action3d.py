@@ -13,8 +13,8 @@ Per seed, with the public commands (each printed, its log under <out>/seed<s>/lo
   4. scripts/linear_eval.py and knn_eval.py on CPM, CPM w/o PM and the same encoder at random init
 then scripts/plot_mining.py (Fig. 3 on this data, and the kNN / self-copy / spread curves of every run),
 scripts/results_table.py (every run) and the mean +- std table of this experiment (<out>/summary.md,
-summary.json), with the kNN of the input clips themselves (cpm.eval.protocols.input_knn: what an encoder has to
-beat). The release's files are read directly (`format: msr_action3d`, centred at load).
+summary.json), with the kNN and the standardised linear probe of the input clips themselves
+(cpm.eval.protocols.input_probes: what an encoder has to beat). The release's files are read directly (`format: msr_action3d`, centred at load).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded  # 
 from cpm.config import load_config  # noqa: E402
 from cpm.data import build_dataset  # noqa: E402
 from cpm.errors import CPMError  # noqa: E402
-from cpm.eval.protocols import input_knn  # noqa: E402
+from cpm.eval.protocols import input_probes  # noqa: E402
 from msr_summary import summarize  # noqa: E402
 
 CONFIGS = {"xsub": "configs/msr_action3d.yaml", "val": "configs/msr_action3d_val.yaml"}
@@ -159,7 +159,7 @@ def run_experiment(args) -> int:
     run("plot_mining.py", [*runs, "--label", *labels, "--out", out / "figures"], out / "logs" / "plot_mining.log")
     run("results_table.py", [out, "--out", out / "results_table.md"], out / "logs" / "results_table.log")
     text = summarize(out, args.seeds, cfg, args.protocol, wall_s=time.perf_counter() - t0,
-                     command="python " + " ".join(sys.argv), input_knn=input_knn(cfg))
+                     command="python " + " ".join(sys.argv), inputs=input_probes(cfg))
     print(text)
     print(f"total wall time {time.perf_counter() - t0:.0f} s; table {out / 'summary.md'}, "
           f"figure {out / 'figures' / 'mining_precision.png'}")

@@ -41,9 +41,10 @@ def _fmt(values) -> str:
 
 
 def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str,
-              input_knn: float | None = None) -> str:
+              inputs: dict | None = None) -> str:
     """Collect every seed's numbers, write summary.json and summary.md under `out`; returns the markdown.
-    `input_knn`: kNN top-1 on the input clips themselves (cpm.eval.protocols.input_knn), one row of its own."""
+    `inputs`: kNN and standardised linear top-1 on the input clips themselves (cpm.eval.protocols.input_probes),
+    one row of its own."""
     per = {key: {"linear": [], "knn": [], "linear_std": [], "mining": [], "finetune": []} for _, key in ROWS}
     for s in seeds:
         d = out / f"seed{s}"
@@ -65,8 +66,8 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str,
         r = per[key]
         lines.append(f"| {label} | {_fmt(r['linear'])} | {_fmt(r['knn'])} | {_fmt(r['linear_std'])} "
                      f"| {_fmt(r['finetune'])} | {_fmt(r['mining'])} |")
-    if input_knn is not None:  # no encoder, no seed: one number
-        lines.append(f"| kNN on the input clips (no encoder) | – | {input_knn:.1f} | – | – | – |")
+    if inputs is not None:  # no encoder; the kNN has no seed, the probe runs with seed 0
+        lines.append(f"| The input clips (no encoder) | – | {inputs['knn']:.1f} | {inputs['linear_std']:.1f} | – | – |")
 
     def gap(metric: str) -> float:  # mean over seeds of CPM minus random init
         pairs = [(a, b) for a, b in zip(per["cpm"][metric], per["random_init"][metric]) if None not in (a, b)]
@@ -78,6 +79,6 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str,
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(json.dumps({"protocol": protocol, "seeds": list(seeds), "results": per,
-                                                  "input_knn": input_knn, "wall_s": wall_s,
+                                                  "inputs": inputs, "wall_s": wall_s,
                                                   "command": command}, indent=2))
     return text
