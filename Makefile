@@ -11,7 +11,7 @@ install:
 # pretrain on the embedded synthetic dataset (both stages), then linear-probe it next to a random-init encoder
 demo: install
 	$(PYTHON) scripts/pretrain.py --config configs/demo.yaml --force
-	$(PYTHON) scripts/linear_eval.py --config configs/demo.yaml --checkpoint runs/demo/last.pt --with-random-init
+	$(PYTHON) scripts/linear_eval.py --config configs/demo.yaml --checkpoint runs/demo/last.pt --with-random-init --with-input
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test
 test: install

@@ -2,7 +2,8 @@
 """Linear evaluation (Tables 1, 4).
 
     python scripts/linear_eval.py --config configs/ntu60_xsub.yaml --checkpoint runs/ntu60_xsub/last.pt
-    options: --random-init | --with-random-init, --no-cache, --set eval.linear_epochs=100 ...
+    options: --random-init | --with-random-init, --with-input (the input clips' own probe), --no-cache,
+             --set eval.linear_epochs=100 ...
 """
 import sys
 from pathlib import Path

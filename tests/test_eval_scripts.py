@@ -85,6 +85,24 @@ def test_linear_eval_side_by_side_with_random_init(runs, tmp_path, capsys):
                     f"random init {r['top1']:.2f}% (standardised {r['top1_standardized']:.2f}%)")
 
 
+def test_linear_eval_with_the_input_clips_baseline(runs, tmp_path, capsys):
+    """--with-input probes the clips themselves (no encoder) with the evaluation config's seed, writes them next
+    to the encoder's results and adds them to the comparison line."""
+    from cpm.config import load_config
+    from cpm.eval.protocols import input_probes
+
+    cfg, ckpt = runs["joint"]
+    assert linear_main(["--config", str(cfg), "--checkpoint", str(ckpt), *FAST, "--out", str(tmp_path / "lin"),
+                        "--with-input", "--seed", "2"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    got = _results(tmp_path / "lin_input")
+    want = input_probes(load_config(cfg), seed=2)
+    assert got["metrics"] == pytest.approx(want) and got["seed"] == 2
+    t = _results(tmp_path / "lin")["metrics"]
+    assert last == (f"linear top-1: pretrained {t['top1']:.2f}% (standardised {t['top1_standardized']:.2f}%) | "
+                    f"input clips standardised {want['linear_std']:.2f}% (kNN {want['knn']:.2f}%)")
+
+
 def test_default_out_and_config_from_checkpoint(runs):
     _, ckpt = runs["joint"]
     # no --config: the checkpoint's stored config names the dataset; no --out: next to the checkpoint

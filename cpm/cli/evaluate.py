@@ -8,6 +8,7 @@ Each run writes results.json, scores.npy + labels.npy (test-set scores) and conf
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,6 +116,19 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
     return path
 
 
+def _input_baseline(run, sets) -> str:
+    """Probe the input clips (`input_probes`), write <out>_input/results.json, print and return the summary."""
+    from cpm.eval.protocols import input_probes
+
+    res = input_probes(run.cfg, run.seed, run.device, sets)
+    out = run.out.with_name(run.out.name + "_input")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    path.write_text(json.dumps({"protocol": "input_probes", "seed": run.seed, "metrics": res}, indent=2))
+    print(f"input clips (no encoder): standardised probe {res['linear_std']:.2f}%, kNN {res['knn']:.2f}% -> {path}")
+    return f"standardised {res['linear_std']:.2f}% (kNN {res['knn']:.2f}%)"
+
+
 @guarded
 def linear_main(argv=None) -> None:
     """Linear evaluation of a frozen pretrained encoder (paper Sec. 4.2, Tables 1 and 4)."""
@@ -127,6 +141,9 @@ def linear_main(argv=None) -> None:
     p.add_argument("--random-init", action="store_true", help="evaluate the same encoder at random init")
     p.add_argument("--with-random-init", action="store_true",
                    help="also evaluate the same encoder at random init (into <out>_random_init) and print both")
+    p.add_argument("--with-input", action="store_true",
+                   help="also probe the input clips themselves, no encoder (standardised linear probe and kNN, "
+                        "into <out>_input): the baseline an encoder has to beat")
     p.add_argument("--no-cache", action="store_true",
                    help="re-encode every batch every epoch (slow path, for comparison) instead of caching features")
     args = p.parse_args(argv)
@@ -147,6 +164,8 @@ def linear_main(argv=None) -> None:
                seconds=round(time.perf_counter() - t0, 3), history=res["history"], device=str(run.device))
         z = f" (standardised {res['top1_standardized']:.2f}%)" if "top1_standardized" in res else ""
         top1["random init" if random_init else "pretrained"] = f"{res['top1']:.2f}%{z}"
+    if args.with_input:
+        top1["input clips"] = _input_baseline(run, (train_set, test_set))
     if len(top1) > 1:
         print("linear top-1: " + " | ".join(f"{k} {v}" for k, v in top1.items()))
 

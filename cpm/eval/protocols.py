@@ -30,10 +30,11 @@ def knn_eval(ev, train_set, test_set, ecfg, device: torch.device, num_workers: i
             "num_classes": num_classes, "num_train": len(train_set)}
 
 
-def split_features(cfg, encoder: nn.Module, stream: str, device: str | torch.device = "cpu"):
+def split_features(cfg, encoder: nn.Module, stream: str, device: str | torch.device = "cpu", sets=None):
     """(train features, train labels, test features, test labels, number of classes) of `encoder` on the
-    train/test splits of `cfg.data` (no augmentation, batches of eval.batch_size)."""
-    train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
+    train/test splits of `cfg.data` (no augmentation, batches of eval.batch_size), or on `sets` = (train, test)
+    datasets already built from it."""
+    train, test = sets or (build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test"))
     kw = dict(device=torch.device(device), batch_size=cfg.eval.batch_size, progress=False)
     ftr, ytr = extract_features(encoder, train, stream, **kw)
     fte, yte = extract_features(encoder, test, stream, **kw)
@@ -54,12 +55,12 @@ def probe_encoder(cfg, checkpoint=None, seed: int = 0, device: str | torch.devic
             "test_spread": feature_spread(fte), "test_rank": effective_rank(fte)}
 
 
-def input_probes(cfg, seed: int = 0, device: str | torch.device = "cpu") -> dict:
+def input_probes(cfg, seed: int = 0, device: str | torch.device = "cpu", sets=None) -> dict:
     """kNN (eval.knn_k, eval.knn_t) and the standardised linear probe (top-1 %) on the clips themselves,
     flattened as the encoder receives them (data.normalize, data.stream, num_frames; no augmentation), on the
     train/test splits of `cfg.data`: what a pretrained encoder has to beat to have learnt more than the input
-    already holds ("knn", "linear_std")."""
-    ftr, ytr, fte, yte, n = split_features(cfg, nn.Flatten(), cfg.data.stream, device)
+    already holds ("knn", "linear_std"); `sets`: as in `split_features`."""
+    ftr, ytr, fte, yte, n = split_features(cfg, nn.Flatten(), cfg.data.stream, device, sets)
     e = cfg.eval
     return {"knn": knn_accuracy(ftr, ytr, fte, yte, k=e.knn_k, t=e.knn_t, num_classes=n),
             "linear_std": standardized_top1(ftr, ytr, fte, yte, n, e, seed)}
