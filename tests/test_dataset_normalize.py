@@ -88,3 +88,10 @@ def test_start_centre_uses_each_persons_first_present_frame():
     out = normalize_view(x, lay, center="start", rotation="none")
     assert (out[:, :, :, 0] == 0).all() and (out[:, 0, :, 1] == 0).all()  # absent frame stays zero
     np.testing.assert_allclose(out[0, 1:, 0, 1], [0.0, 1.0])
+
+
+def test_unknown_modes_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="center in"):
+        normalize_view(np.zeros((3, 2, 25, 1), dtype=np.float32), get_layout("ntu"), rotation="twist")

@@ -123,6 +123,8 @@ def normalize_view(x: np.ndarray, layout: Layout, coords: int = 3, center: str =
     With `coords` = 2 (2-D keypoints) only x and y are centred and nothing is rotated: a rotation about the
     vertical axis needs depth, and an in-plane one would erase whether the person stands or lies.
     """
+    if center not in CENTERS or rotation not in ALIGNMENTS:
+        raise ValueError(f"normalize_view: center in {CENTERS}, rotation in {ALIGNMENTS}; got {center!r}, {rotation!r}")
     present = np.any(x != 0, axis=(0, 2), keepdims=True)  # (1, T, 1, M)
     x = x.copy()
     c = x[:coords, :, layout.center: layout.center + 1]  # (coords, T, 1, M)
