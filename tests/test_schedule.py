@@ -42,3 +42,27 @@ def test_set_lr_writes_every_group():
     opt = torch.optim.SGD([{"params": [p]}, {"params": [q]}], lr=1.0)
     set_lr(opt, 0.125)
     assert [g["lr"] for g in opt.param_groups] == [0.125, 0.125]
+
+
+@pytest.mark.parametrize("name", ["lars", "sgd"])
+def test_fixed_predictor_lr_keeps_the_predictor_at_the_peak(tiny_cfg, name):
+    """optim.fix_predictor_lr (SimSiam): the predictor's groups stay at optim.lr through warmup and decay, every
+    other parameter follows the schedule, and each trainable parameter sits in exactly one group."""
+    from cpm.models import build_model
+    from cpm.train.steps import build_optimizer
+
+    tiny_cfg.optim.name, tiny_cfg.optim.lr, tiny_cfg.optim.fix_predictor_lr = name, 0.5, True
+    model = build_model(tiny_cfg)
+    opt = build_optimizer(model, tiny_cfg.optim)
+    set_lr(opt, 0.01)
+    pred = {id(p) for p in model.predictor.parameters()}
+    seen = [id(p) for g in opt.param_groups for p in g["params"]]
+    assert len(seen) == len(set(seen)) and pred <= set(seen)
+    for g in opt.param_groups:
+        ids = {id(p) for p in g["params"]}
+        assert ids <= pred or not ids & pred  # no group mixes predictor and other parameters
+        assert g["lr"] == (0.5 if ids & pred else 0.01)
+    tiny_cfg.optim.fix_predictor_lr = False
+    opt = build_optimizer(model, tiny_cfg.optim)
+    set_lr(opt, 0.01)
+    assert all(g["lr"] == 0.01 for g in opt.param_groups)

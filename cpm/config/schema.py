@@ -141,6 +141,8 @@ class OptimConfig:
     momentum: float = 0.9  # paper silent; SimSiam/BYOL/AimCLR use 0.9
     weight_decay: float = 1e-4  # paper silent; SimSiam/CrosSCLR/AimCLR pretraining use 1e-4
     trust_coefficient: float = 0.001  # LARS eta (You et al. 2017; SimSiam/BYOL implementations)
+    fix_predictor_lr: bool = False  # SimSiam's --fix-pred-lr: the predictor stays at optim.lr while the rest
+    # warms up and decays; paper silent (off)
 
 
 @dataclass

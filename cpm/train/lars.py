@@ -83,9 +83,10 @@ def is_excluded(module: nn.Module, name: str, param: nn.Parameter,
 
 
 def param_groups(model: nn.Module, weight_decay: float,
-                 exclude_edge_importance: bool = False) -> list[dict]:
-    """Split ``model``'s trainable parameters into a LARS group and an excluded (plain SGD) group."""
-    decay, plain, seen = [], [], set()
+                 exclude_edge_importance: bool = False, skip=()) -> list[dict]:
+    """Split ``model``'s trainable parameters (but those in ``skip``) into a LARS group and an excluded (plain
+    SGD) group."""
+    decay, plain, seen = [], [], {id(p) for p in skip}
     for mod_name, module in model.named_modules():
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad or id(p) in seen:

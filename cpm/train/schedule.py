@@ -33,9 +33,10 @@ def warmup_cosine(step: int, *, base_lr: float, final_lr: float, warmup_steps: i
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Write ``lr`` into every param group (groups may carry their own ``lr_scale``, default 1)."""
+    """Write ``lr`` into every param group (groups may carry their own ``lr_scale``, default 1); groups with a
+    ``fixed_lr`` (SimSiam's fixed predictor lr) keep it."""
     for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)
+        group["lr"] = group["fixed_lr"] if "fixed_lr" in group else lr * group.get("lr_scale", 1.0)
 
 
 def schedule_state(step: int, **kwargs) -> dict:

@@ -33,12 +33,20 @@ def seeded_loader(dataset, batch_size: int, cfg, device: torch.device, sampler=N
 
 
 def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.Optimizer:
-    """LARS (paper) with biases/norm parameters excluded, or SGD with weight decay on all (AimCLR lineage)."""
+    """LARS (paper) with biases/norm parameters excluded, or SGD with weight decay on all (AimCLR lineage). With
+    `optim.fix_predictor_lr` the predictor's parameters get groups of their own that `set_lr` keeps at optim.lr."""
+    fixed = list(model.predictor.parameters()) if optim_cfg.fix_predictor_lr else []
     if optim_cfg.name == "lars":
-        return LARS(param_groups(model, optim_cfg.weight_decay), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
-                    weight_decay=optim_cfg.weight_decay, eta=optim_cfg.trust_coefficient)
+        groups = param_groups(model, optim_cfg.weight_decay, skip=fixed)
+        if fixed:
+            groups += [dict(g, fixed_lr=optim_cfg.lr) for g in param_groups(model.predictor, optim_cfg.weight_decay)]
+        return LARS(groups, lr=optim_cfg.lr, momentum=optim_cfg.momentum, weight_decay=optim_cfg.weight_decay,
+                    eta=optim_cfg.trust_coefficient)
     if optim_cfg.name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=optim_cfg.lr, momentum=optim_cfg.momentum,
+        skip = {id(p) for p in fixed}
+        groups = [dict(params=[p for p in model.parameters() if id(p) not in skip])]
+        groups += [dict(params=fixed, fixed_lr=optim_cfg.lr)] if fixed else []
+        return torch.optim.SGD(groups, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
                                weight_decay=optim_cfg.weight_decay)
     raise CPMError(f"config key 'optim.name': expected {'|'.join(typing.get_args(OptimName))}, got '{optim_cfg.name}'")
 
