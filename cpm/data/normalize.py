@@ -66,12 +66,18 @@ def align_shoulders(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RI
         theta = np.where(v[2].sum(axis=0) >= 0, -theta, theta)  # (T, M), sign per person
         c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
     else:
-        norm = np.hypot(v[0], v[2])
-        ok = norm > 1e-8
-        safe = np.where(ok, norm, 1.0)
-        c = np.where(ok, v[0] / safe, 1.0)[:, None]  # (T, 1, M) broadcast over joints
-        s = np.where(ok, -v[2] / safe, 0.0)[:, None]
+        c, s = _facing(v[0], v[2])
+        c, s = c[:, None], s[:, None]  # (T, 1, M) broadcast over joints
     return _rotate_y(data, c, s)
+
+
+def _facing(vx: np.ndarray, vz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine and sine of the rotation about y that turns the vector (vx, ., vz) onto +x; (1, 0), no rotation,
+    where it has no x-z extent."""
+    norm = np.hypot(vx, vz)
+    ok = norm > 1e-8
+    safe = np.where(ok, norm, 1.0)
+    return np.where(ok, vx / safe, 1.0), np.where(ok, -vz / safe, 0.0)
 
 
 def _rotate_y(data: np.ndarray, c: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -87,10 +93,7 @@ def align_clip(data: np.ndarray, left: int = LEFT_SHOULDER, right: int = RIGHT_S
     unlike per-frame alignment, it keeps the body's turns within the clip. Persons without an x-z shoulder extent
     are left unrotated."""
     v = (data[:, :, right] - data[:, :, left]).sum(axis=1)  # (3, M); absent frames add zeros
-    norm = np.hypot(v[0], v[2])
-    ok = norm > 1e-8
-    safe = np.where(ok, norm, 1.0)
-    return _rotate_y(data, np.where(ok, v[0] / safe, 1.0), np.where(ok, -v[2] / safe, 0.0))
+    return _rotate_y(data, *_facing(v[0], v[2]))
 
 
 def normalize_sequence(data: np.ndarray, num_frames: int = 50, center_joint: int = CENTER_JOINT,
