@@ -98,6 +98,7 @@ def test_linear_eval_with_the_input_clips_baseline(runs, tmp_path, capsys):
     got = _results(tmp_path / "lin_input")
     want = input_probes(load_config(cfg), seed=2)
     assert got["metrics"] == pytest.approx(want) and got["seed"] == 2
+    assert got["protocol"] == "input_probes" and got["git_commit"] and got["config"]["data"]["format"] == "arrays"
     t = _results(tmp_path / "lin")["metrics"]
     assert last == (f"linear top-1: pretrained {t['top1']:.2f}% (standardised {t['top1_standardized']:.2f}%) | "
                     f"input clips standardised {want['linear_std']:.2f}% (kNN {want['knn']:.2f}%)")

@@ -8,7 +8,6 @@ Each run writes results.json, scores.npy + labels.npy (test-set scores) and conf
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,12 +118,11 @@ def finish(run: Run, protocol: str, res: dict, ev, checkpoint, title: str, **ext
 def _input_baseline(run, sets) -> str:
     """Probe the input clips (`input_probes`), write <out>_input/results.json, print and return the summary."""
     from cpm.eval.protocols import input_probes
+    from cpm.eval.records import make_record, write_results
 
     res = input_probes(run.cfg, run.seed, run.device, sets)
-    out = run.out.with_name(run.out.name + "_input")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    path.write_text(json.dumps({"protocol": "input_probes", "seed": run.seed, "metrics": res}, indent=2))
+    path = write_results(run.out.with_name(run.out.name + "_input"),
+                         make_record("input_probes", res, run.cfg, seed=run.seed))
     print(f"input clips (no encoder): standardised probe {res['linear_std']:.2f}%, kNN {res['knn']:.2f}% -> {path}")
     return f"standardised {res['linear_std']:.2f}% (kNN {res['knn']:.2f}%)"
 

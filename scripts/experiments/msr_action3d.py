@@ -14,7 +14,8 @@ Per seed, with the public commands (each printed, its log under <out>/seed<s>/lo
 then scripts/plot_mining.py (Fig. 3 on this data, and the kNN / self-copy / spread curves of every run),
 scripts/results_table.py (every run) and the mean +- std table of this experiment (<out>/summary.md,
 summary.json), with the kNN and the standardised linear probe of the input clips themselves
-(cpm.eval.protocols.input_probes: what an encoder has to beat). The release's files are read directly (`format: msr_action3d`, centred at load).
+(cpm.eval.protocols.input_probes: what an encoder has to beat). The release's files are read directly
+(`format: msr_action3d`, centred at load).
 """
 from __future__ import annotations
 

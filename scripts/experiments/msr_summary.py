@@ -67,7 +67,8 @@ def summarize(out: Path, seeds, cfg, protocol: str, wall_s: float, command: str,
         lines.append(f"| {label} | {_fmt(r['linear'])} | {_fmt(r['knn'])} | {_fmt(r['linear_std'])} "
                      f"| {_fmt(r['finetune'])} | {_fmt(r['mining'])} |")
     if inputs is not None:  # no encoder; the kNN has no seed, the probe runs with seed 0
-        lines.append(f"| The input clips (no encoder) | – | {inputs['knn']:.1f} | {inputs['linear_std']:.1f} | – | – |")
+        lines.append(f"| The input clips (no encoder) | – | {inputs['knn']:.1f} | {inputs['linear_std']:.1f} "
+                     "| – | – |")
 
     def gap(metric: str) -> float:  # mean over seeds of CPM minus random init
         pairs = [(a, b) for a, b in zip(per["cpm"][metric], per["random_init"][metric]) if None not in (a, b)]
