@@ -107,6 +107,42 @@ def test_ema_update_formula(tiny_cfg):
     assert all(torch.allclose(p, torch.full_like(p, 3.0)) for p in m.target_encoder.parameters())
 
 
+def test_ema_target_keeps_its_own_bn_statistics(tiny_cfg):
+    """The EMA step touches parameters only (MoCo): the target's BN running statistics are those of its own
+    forward passes, not the student's. Breaks if the student's buffers are copied over them. Training does not
+    read running statistics, so copying them (the old behaviour) gives the same losses."""
+    m = _model(tiny_cfg, target_momentum=0.9)
+    old = copy.deepcopy(m)
+    x1, x2 = _views()
+    with torch.no_grad():  # weights that differ from the student's, as after some EMA steps
+        for p in m.target_encoder.parameters():
+            p.mul_(1.5)
+    m.train()
+    m(x1, x2, topk=0)
+    bn = [b for b in m.encoder.modules() if isinstance(b, torch.nn.BatchNorm2d)][0]
+    tbn = [b for b in m.target_encoder.modules() if isinstance(b, torch.nn.BatchNorm2d)][0]
+    assert not torch.allclose(bn.running_mean, tbn.running_mean)  # each branch tracked its own activations
+    with torch.no_grad():
+        bn.running_mean.fill_(5.0)
+    m._update_target()
+    assert not torch.any(tbn.running_mean == 5.0)
+    # the previous behaviour (buffers copied after each EMA step) trains to the same losses
+    orig = type(old)._update_target
+
+    def copying(self):
+        orig(self)
+        for tgt, src in ((self.target_encoder, self.encoder), (self.target_projector, self.projector)):
+            for bt, bs in zip(tgt.buffers(), src.buffers()):
+                bt.copy_(bs)
+
+    m2 = _model(tiny_cfg, target_momentum=0.9)
+    m2._update_target = copying.__get__(m2)
+    m3 = _model(tiny_cfg, target_momentum=0.9)
+    for step in range(3):
+        a, b = _views(seed=step)
+        assert m2(a, b, topk=0)["loss"].item() == m3(a, b, topk=0)["loss"].item()
+
+
 def test_exclude_self_equals_the_loss_over_the_queue_without_own_copies(tiny_cfg):
     """`loss.exclude_self`: the loss over the queue with a row's own entries masked equals `cpm_loss` on the
     queue with those columns removed (here every row has its copies in the same slots)."""

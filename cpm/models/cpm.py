@@ -54,13 +54,14 @@ class CPM(nn.Module):
 
     @torch.no_grad()
     def _update_target(self) -> None:
+        """theta' <- m theta' + (1 - m) theta over the parameters only. The target's BN running statistics stay
+        its own, updated by its own forward passes (MoCo's key encoder): its weights are not the student's, so the
+        student's statistics would not fit them in eval mode. Training is unaffected (BN uses batch statistics)."""
         m = self.target_momentum
         pairs = [(self.target_encoder, self.encoder), (self.target_projector, self.projector)]
         for tgt, src in pairs:
             for pt, ps in zip(tgt.parameters(), src.parameters()):
                 pt.mul_(m).add_(ps.detach(), alpha=1 - m)
-            for bt, bs in zip(tgt.buffers(), src.buffers()):
-                bt.copy_(bs)
 
     def _centered(self, z: torch.Tensor) -> torch.Tensor:
         # Sec. 3.1: "z and z' are assumed to be mean-centered along the batch dimension" (model.center)
