@@ -24,6 +24,32 @@ def test_load_encoder_restores_weights_in_eval_mode(tiny_cfg, tmp_path):
     assert feats.shape == (5, tiny_cfg.model.hidden_dim) and torch.allclose(feats, model.encoder(x), atol=1e-6)
 
 
+def test_load_encoder_reads_the_chosen_branch(tiny_cfg, tmp_path):
+    """eval.encoder / branch='target' loads the EMA target's weights and its own BN statistics; a run without
+    an EMA target says so in one line."""
+    tiny_cfg.model.target_momentum = 0.9
+    torch.manual_seed(0)
+    model = cpm.build_model(tiny_cfg)
+    with torch.no_grad():  # target weights that differ from the student's
+        for p in model.target_encoder.parameters():
+            p.mul_(1.5)
+    model(torch.randn(4, 3, 16, 25, 2), torch.randn(4, 3, 16, 25, 2))
+    _save(model, tiny_cfg, tmp_path / "ema.pt")
+    x = torch.randn(5, 3, 16, 25, 2)
+    model.eval()
+    assert torch.allclose(cpm.load_encoder(tmp_path / "ema.pt", branch="target")(x), model.target_encoder(x))
+    assert torch.allclose(cpm.load_encoder(tmp_path / "ema.pt")(x), model.encoder(x))  # the run's eval.encoder
+    tiny_cfg.eval.encoder = "target"
+    _save(model, tiny_cfg, tmp_path / "ema_target.pt")
+    assert torch.allclose(cpm.load_encoder(tmp_path / "ema_target.pt")(x), model.target_encoder(x))
+    with pytest.raises(CPMError, match="branch: expected student|target"):
+        cpm.load_encoder(tmp_path / "ema.pt", branch="teacher")
+    tiny_cfg.model.target_momentum, tiny_cfg.eval.encoder = 0.0, "student"
+    _save(cpm.build_model(tiny_cfg), tiny_cfg, tmp_path / "shared.pt")
+    with pytest.raises(CPMError, match="shared.pt: has no target encoder"):
+        cpm.load_encoder(tmp_path / "shared.pt", branch="target")
+
+
 def test_embed_keeps_training_mode(tiny_cfg):
     enc = cpm.build_encoder(tiny_cfg).train()
     cpm.embed(enc, torch.randn(2, 3, 16, 25, 2).numpy())

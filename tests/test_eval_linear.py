@@ -170,3 +170,20 @@ def test_test_label_unseen_in_training_is_an_error():
     test = SimpleNamespace(labels=np.array([0, 4, 4, 3]), num_classes=5)
     with pytest.raises(CPMError, match=r"^test split: label\(s\) 3, 4 \(3 clips\) never occur in the training split"):
         num_classes_of(train, test)
+
+
+def test_eval_encoder_target_reads_the_ema_branch(tiny, tmp_path):
+    """eval.encoder='target' probes the EMA target's weights; a checkpoint without one is a one-line error."""
+    cfg, ckpt, _, _ = tiny
+    with pytest.raises(CPMError, match="has no target encoder"):
+        load_eval_encoder(replace(cfg, eval=replace(cfg.eval, encoder="target")), ckpt)
+    contents = torch.load(ckpt, weights_only=True)
+    target = {"target_encoder." + k[len("encoder."):]: v * 1.5 if v.is_floating_point() else v
+              for k, v in contents["model"].items() if k.startswith("encoder.")}
+    contents["model"].update(target)
+    torch.save(contents, tmp_path / "ema.pt")
+    got = load_eval_encoder(replace(cfg, eval=replace(cfg.eval, encoder="target")), tmp_path / "ema.pt").encoder
+    student = load_eval_encoder(cfg, tmp_path / "ema.pt").encoder
+    for k, v in got.state_dict().items():
+        assert torch.equal(v, target["target_encoder." + k])
+        assert torch.equal(student.state_dict()[k], contents["model"]["encoder." + k])

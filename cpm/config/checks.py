@@ -34,10 +34,10 @@ def allowed_values(section, key: str) -> tuple:
     return typing.get_args(typing.get_type_hints(type(section))[key])
 
 
-def _one_of(check: _Problems, section, key: str, where: str) -> None:
-    """Record a problem unless `section.key` is one of its allowed values."""
+def _one_of(check: _Problems, section, key: str, where: str) -> bool:
+    """Record a problem unless `section.key` is one of its allowed values; True when it is."""
     allowed, value = allowed_values(section, key), getattr(section, key)
-    check(value in allowed, f"{where}.{key}", f"expected {'|'.join(allowed)}, got '{value}'")
+    return check(value in allowed, f"{where}.{key}", f"expected {'|'.join(allowed)}, got '{value}'")
 
 
 def validate(cfg) -> None:
@@ -86,7 +86,11 @@ def validate(cfg) -> None:
     for key in ("data_bn", "init", "graph_strategy"):
         _one_of(_check, m, key, "model")
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}")
+    if _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}"):
+        if _one_of(_check, e, "encoder", "eval"):
+            _check(e.encoder == "student" or m.target_momentum > 0, "eval.encoder",
+                   "'target' reads the EMA target branch, which needs model.target_momentum > 0 (got 0: the target "
+                   "shares the student's weights; use 'student')")
     _check(lo.tau > 0, "loss.tau", f"must be > 0, got {lo.tau}")
     _check(lo.tau_target > 0, "loss.tau_target", f"must be > 0, got {lo.tau_target}")
     # a rule that compares with another key is checked only once that key is valid, so it never takes the blame

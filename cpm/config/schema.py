@@ -19,6 +19,7 @@ GraphStrategy = Literal["uniform", "distance", "spatial"]
 DataBN = Literal["mvc", "vc"]
 Init = Literal["pytorch", "lineage"]
 OptimName = Literal["lars", "sgd"]
+EncoderBranch = Literal["student", "target"]
 AmpMode = Literal["auto", "bf16", "fp16", "off"]
 Report = Literal["last", "best"]
 MSR_TRAIN_SUBJECTS = (1, 3, 5, 7, 9)  # MSR Action3D cross-subject training performers (Li et al. 2010): the
@@ -165,6 +166,9 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     knn_every: int = 0  # kNN accuracy on the test split every N pretraining epochs; 0 = off
+    # the encoder that probes, kNN monitor and load_encoder read: student (the paper's f; SimSiam, MoCo, BYOL) or
+    # the EMA target (DINO evaluates its teacher: an average of the last ~1/(1-m) steps; needs target_momentum > 0)
+    encoder: EncoderBranch = "student"
     knn_k: int = 20  # neighbours of the weighted cosine kNN
     knn_t: float = 0.1  # temperature of the kNN vote weights exp(sim / t)
     linear_epochs: int = 100  # linear probe epochs (paper 4.2)

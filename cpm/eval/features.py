@@ -49,7 +49,10 @@ def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, s
     if checkpoint is not None:
         ckpt = contents if contents is not None else load_checkpoint(checkpoint, required=("model", "config"))
         model_cfg = config_from_dict(ckpt["config"])
-        state = encoder_state(ckpt["model"])
+        state = encoder_state(ckpt["model"], cfg.eval.encoder)
+        if not state:
+            raise CPMError(f"{checkpoint}: has no {cfg.eval.encoder} encoder (eval.encoder='{cfg.eval.encoder}'; "
+                           f"its run had model.target_momentum {model_cfg.model.target_momentum}): use 'student'")
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG stream
         torch.manual_seed(seed)
         encoder = build_encoder(model_cfg)

@@ -182,7 +182,13 @@ def unwrap_state(state: Mapping[str, Any]) -> dict:
     return out
 
 
-def encoder_state(model_state: Mapping[str, Any], prefix: str = "encoder.") -> dict:
-    """The encoder's entries of a CPM state_dict, wrapper prefixes removed."""
+# state_dict prefix of each branch's encoder in a CPM model (eval.encoder)
+BRANCH_PREFIX = {"student": "encoder.", "target": "target_encoder."}
+
+
+def encoder_state(model_state: Mapping[str, Any], branch: str = "student") -> dict:
+    """The entries of one branch's encoder ('student' or the EMA 'target') of a CPM state_dict, wrapper prefixes
+    removed; empty when the state has no such branch."""
+    prefix = BRANCH_PREFIX[branch]
     state = unwrap_state(model_state)
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
