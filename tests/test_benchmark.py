@@ -2,17 +2,22 @@
 numbers (no timing assertions)."""
 import json
 import math
+from pathlib import Path
 
 import pytest
+import torch
 
+from cpm.bench.ceiling import encoder_ceiling, reference_encoder
 from cpm.bench.cli import main
+from cpm.bench.setup import BenchOptions
+from cpm.config import load_config
 from cpm.bench.memory import TreeMemory, descendants
 from cpm.bench.report import write_json
 
 TINY = ["model.hidden_channels=4", "model.hidden_dim=16", "model.proj_hidden=16", "model.proj_dim=8",
         "model.pred_hidden=16", "loss.queue_size=64", "loss.topk=4", "eval.mining_k=4", "data.num_frames=16",
         "eval.batch_size=8"]
-SECTIONS = ("trainer", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+SECTIONS = ("trainer", "ceiling", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
 FAKE_REFERENCE = "import sys; print('reference-style pipeline: 2.5 samples/s', sys.argv[1:])"
 
 
@@ -63,6 +68,12 @@ def test_sections_are_self_consistent(quick_run):
     assert sum(r["pct"] for r in b["rows"].values()) == pytest.approx(100.0)
     assert sum(r["ms"] for r in b["rows"].values()) == pytest.approx(b["step_ms"])
     assert b["met"] == (b["loss_mining_queue_pct"] <= 5.0) and b["queue_size"] == 64 and b["topk"] == 4
+    c = s["ceiling"]  # the fake reference has no STGCN class: ours alone, the ceiling from its printed rate
+    r = c["batches"]["4"]
+    assert not c["reference_encoder"] and "reference_s" not in r
+    assert r["reference_step_s"] == pytest.approx(4 / 2.5)
+    assert r["ceiling"] == pytest.approx(r["reference_step_s"] / (2 * r["ours_no_dropout_s"]))
+    assert r["dropout_share"] == pytest.approx(1 - r["ours_no_dropout_s"] / r["ours_s"])
     e = s["encoder"]
     assert e["gflop_per_fwd_bwd"] > 0 and e["ratio"] == pytest.approx(e["encoder_gflops"] / e["matmul_gflops"])
     assert e["samples"] == 2 * 4  # both views of one batch
@@ -132,3 +143,20 @@ def test_pretrain_argv_runs_the_paper_config_on_synthetic_clips(tmp_path):
     assert {"data.format=synthetic", "train.batch_size=64", "data.synthetic.num_train=512", "data.num_workers=2",
             "logging.log_every=1", "train.device=cpu"} <= set(sets)
     assert sets[-1] == "model.hidden_channels=4"  # user overrides apply last
+
+
+def test_ceiling_times_the_reference_scripts_own_encoder(tmp_path):
+    """A reference script with an `STGCN` class: its encoder is imported (its main does not run) and timed on
+    the same clips; without a trainer section there is no ceiling."""
+    script = tmp_path / "ref.py"
+    script.write_text("import torch\nclass STGCN(torch.nn.Module):\n    def __init__(self):\n"
+                      "        super().__init__(); self.w = torch.nn.Parameter(torch.ones(()))\n"
+                      "    def forward(self, x):\n        return x.mean((2, 3, 4)) * self.w\n"
+                      "if __name__ == '__main__':\n    raise SystemExit('main must not run')\n")
+    assert isinstance(reference_encoder(script), torch.nn.Module) and reference_encoder(None) is None
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "ntu60_xsub.yaml",
+                      [*TINY, "data.format=synthetic"])
+    opts = BenchOptions.for_device(torch.device("cpu"), True, trainer_batches=(2,), rounds=1, reference=script)
+    out = encoder_ceiling(cfg, opts)
+    row = out["batches"]["2"]
+    assert out["reference_encoder"] and row["reference_s"] > 0 and "ceiling" not in row

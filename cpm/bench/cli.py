@@ -49,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dict:
     """All requested sections; returns the results dict (machine, command, config, sections)."""
+    from cpm.bench.ceiling import encoder_ceiling
     from cpm.bench.compute import encoder_efficiency
     from cpm.bench.evaluation import linear_eval_speed
     from cpm.bench.memory import memory_profile
@@ -78,6 +79,9 @@ def run(opts: BenchOptions, threads: int | None, command: str, log=print) -> dic
         if "trainer" in opts.sections:  # first: the processes it starts have the machine to themselves
             sec["trainer"] = trainer_vs_reference(opts, threads, log)
             done("trainer")
+        if "ceiling" in opts.sections:
+            sec["ceiling"] = encoder_ceiling(cfg, opts, sec.get("trainer"))
+            done("ceiling")
         write_arrays(tmp, "train", opts.train_samples, cfg)
         ours = None
         if "throughput" in opts.sections:

@@ -33,12 +33,34 @@ def trainer_rows(t: dict) -> list[tuple[str, str, str, str, str]]:
     return out
 
 
+def ceiling_rows(c: dict) -> list[tuple[str, str, str, str, str]]:
+    """Section "ceiling": one view's encoder fwd+bwd, ours (with / without dropout) and the reference's, and
+    the highest pretrain.py / reference ratio those times allow."""
+    out, first = [], True
+    for batch, r in c["batches"].items():
+        ref = f" / {1e3 * r['reference_s']:.0f}" if "reference_s" in r else ""
+        out.append(("0b ceiling" if first else "",
+                    f"encoder fwd+bwd, {batch} clips: ours / no dropout{' / reference' if ref else ''}",
+                    f"{1e3 * r['ours_s']:.0f} / {1e3 * r['ours_no_dropout_s']:.0f}{ref} ms", "", ""))
+        first = False
+        out.append(("", f"dropout {c['dropout']}: share of our encoder, batch {batch}",
+                    f"{100 * r['dropout_share']:.0f} %", "", ""))
+        if "ceiling" in r:
+            target = TRAINER_TARGETS.get(int(batch))
+            out.append(("", f"ceiling: reference step / 2 dropout-free encoder passes, batch {batch}",
+                        f"{r['ceiling']:.2f}x", f">= {target}x" if target else "",
+                        "reachable" if target and r["ceiling"] >= target else ("out of reach" if target else "")))
+    return out
+
+
 def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     """(section, metric, value, target, status) for every figure of `results["sections"]`."""
     s, out = results["sections"], []
     dev = results["machine"]["device"]
     if "trainer" in s:
         out += trainer_rows(s["trainer"])
+    if "ceiling" in s:
+        out += ceiling_rows(s["ceiling"])
     if "throughput" in s:
         t = s["throughput"]
         target = 3.0 if dev.startswith("cuda") else 1.3

@@ -12,7 +12,7 @@ import torch
 from cpm.config import Config, apply_overrides, config_from_dict
 from cpm.errors import CPMError
 
-SECTIONS = ("trainer", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
+SECTIONS = ("trainer", "ceiling", "throughput", "breakdown", "encoder", "linear_eval", "data_prep", "memory")
 
 
 @dataclass

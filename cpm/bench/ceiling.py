@@ -1,0 +1,72 @@
+"""Section "ceiling" (issue 14): how far ahead of the reference `pretrain.py` could get at all.
+
+Both pipelines spend most of a CPU step in the same ST-GCN convolutions. Per trainer batch B, one view of B clips
+goes forward and backward through: our encoder with the config's dropout, ours without dropout, and the reference
+script's own encoder (its `STGCN` class, imported from the script when it has one), in alternating rounds.
+The ceiling is the reference's whole step (section "trainer", same run) over two of our dropout-free encoder
+passes: the ratio `pretrain.py` would reach if the heads, the loss over the queue, the optimizer, the
+augmentation and the paper's dropout masks all cost nothing.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cpm.bench.timing import median, time_call
+from cpm.models import build_encoder
+
+
+def reference_encoder(script: Path | None) -> nn.Module | None:
+    """`STGCN()` of the reference script (its module code runs, not its main), or None when it has none."""
+    if script is None:
+        return None
+    spec = importlib.util.spec_from_file_location("cpm_bench_reference", script)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        return module.STGCN()
+    except Exception:  # a script without a default-built ST-GCN: the section reports ours alone
+        return None
+
+
+def _fwd_bwd_seconds(encoder: nn.Module, x: torch.Tensor, device: torch.device, reps: int) -> float:
+    def step():
+        encoder.zero_grad(set_to_none=True)
+        encoder(x).sum().backward()
+
+    return median(time_call(step, device, warmup=1, reps=reps))
+
+
+def encoder_ceiling(cfg, opts, trainer: dict | None = None) -> dict:
+    """Per batch of the trainer section: fwd+bwd seconds of one view (median over `opts.rounds` alternating
+    rounds), the dropout masks' share of ours, and the ceiling of pretrain.py / reference."""
+    device = opts.device
+    torch.manual_seed(0)
+    ours = build_encoder(cfg).to(device).train()
+    plain = copy.deepcopy(ours)
+    for m in plain.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    ref = reference_encoder(opts.reference) if device.type == "cpu" else None
+    encoders = {"ours": ours, "ours_no_dropout": plain, **({"reference": ref.train()} if ref is not None else {})}
+    out = {"dropout": cfg.model.dropout, "reference_encoder": ref is not None, "batches": {}}
+    for batch in opts.trainer_batches or (opts.batch,):
+        d = cfg.data
+        x = torch.randn(batch, cfg.model.in_channels, d.num_frames, ours.num_joints, d.max_persons, device=device)
+        times = {name: [] for name in encoders}
+        for r in range(opts.rounds):
+            order = list(encoders.items()) if r % 2 == 0 else list(reversed(encoders.items()))
+            for name, enc in order:
+                times[name].append(_fwd_bwd_seconds(enc, x, device, reps=2 if opts.quick else 3))
+        row = {f"{name}_s": median(v) for name, v in times.items()}
+        row["dropout_share"] = 1 - row["ours_no_dropout_s"] / row["ours_s"]
+        ref_rate = ((trainer or {}).get("batches", {}).get(str(batch)) or {}).get("reference_samples_per_s")
+        if ref_rate:
+            row["reference_step_s"] = batch / ref_rate
+            row["ceiling"] = row["reference_step_s"] / (2 * row["ours_no_dropout_s"])
+        out["batches"][str(batch)] = row
+    return out
