@@ -153,7 +153,12 @@ def test_ceiling_times_the_reference_scripts_own_encoder(tmp_path):
                       "        super().__init__(); self.w = torch.nn.Parameter(torch.ones(()))\n"
                       "    def forward(self, x):\n        return x.mean((2, 3, 4)) * self.w\n"
                       "if __name__ == '__main__':\n    raise SystemExit('main must not run')\n")
-    assert isinstance(reference_encoder(script), torch.nn.Module) and reference_encoder(None) is None
+    clips = torch.randn(2, 3, 16, 25, 2)
+    assert isinstance(reference_encoder(script, clips), torch.nn.Module) and reference_encoder(None, clips) is None
+    picky = tmp_path / "picky.py"  # an encoder for other clips: left out, not a crash
+    picky.write_text("import torch\nclass STGCN(torch.nn.Module):\n    def forward(self, x):\n"
+                     "        raise ValueError('expects 20 joints')\n")
+    assert reference_encoder(picky, clips) is None
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "ntu60_xsub.yaml",
                       [*TINY, "data.format=synthetic"])
     opts = BenchOptions.for_device(torch.device("cpu"), True, trainer_batches=(2,), rounds=1, reference=script)

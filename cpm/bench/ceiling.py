@@ -20,16 +20,19 @@ from cpm.bench.timing import median, time_call
 from cpm.models import build_encoder
 
 
-def reference_encoder(script: Path | None) -> nn.Module | None:
-    """`STGCN()` of the reference script (its module code runs, not its main), or None when it has none."""
+def reference_encoder(script: Path | None, example: torch.Tensor) -> nn.Module | None:
+    """`STGCN()` of the reference script (its module code runs, not its main) in train mode, or None when it has
+    none or it cannot take `example` clips (another joint count, say)."""
     if script is None:
         return None
     spec = importlib.util.spec_from_file_location("cpm_bench_reference", script)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        return module.STGCN()
-    except Exception:  # a script without a default-built ST-GCN: the section reports ours alone
+        encoder = module.STGCN().train()
+        encoder(example[:2])
+        return encoder
+    except Exception:  # the section then reports ours alone: a measuring aid, not worth stopping the run
         return None
 
 
@@ -51,12 +54,13 @@ def encoder_ceiling(cfg, opts, trainer: dict | None = None) -> dict:
     for m in plain.modules():
         if isinstance(m, nn.Dropout):
             m.p = 0.0
-    ref = reference_encoder(opts.reference) if device.type == "cpu" else None
-    encoders = {"ours": ours, "ours_no_dropout": plain, **({"reference": ref.train()} if ref is not None else {})}
+    d = cfg.data
+    shape = (cfg.model.in_channels, d.num_frames, ours.num_joints, d.max_persons)
+    ref = reference_encoder(opts.reference, torch.randn(2, *shape)) if device.type == "cpu" else None
+    encoders = {"ours": ours, "ours_no_dropout": plain, **({"reference": ref} if ref is not None else {})}
     out = {"dropout": cfg.model.dropout, "reference_encoder": ref is not None, "batches": {}}
     for batch in opts.trainer_batches or (opts.batch,):
-        d = cfg.data
-        x = torch.randn(batch, cfg.model.in_channels, d.num_frames, ours.num_joints, d.max_persons, device=device)
+        x = torch.randn(batch, *shape, device=device)
         times = {name: [] for name in encoders}
         for r in range(opts.rounds):
             order = list(encoders.items()) if r % 2 == 0 else list(reversed(encoders.items()))
