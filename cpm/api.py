@@ -7,8 +7,8 @@ from cpm.config import config_from_dict
 from cpm.errors import CPMError
 from cpm.models import build_encoder
 from cpm.models.stgcn import STGCN
-from cpm.runtime.checkpoint import (BRANCH_PREFIX, encoder_state, load_checkpoint as read_checkpoint,
-                                    load_model_state, unwrap_state)
+from cpm.runtime.checkpoint import (branch_state, load_checkpoint as read_checkpoint, load_model_state,
+                                    unwrap_state)
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -32,13 +32,7 @@ def load_encoder(path, map_location="cpu", branch: str | None = None) -> STGCN:
     'student' or the EMA 'target'; None = the run's own eval.encoder."""
     ckpt = load_checkpoint(path, map_location)
     cfg = config_from_dict(ckpt["config"])
-    branch = branch or cfg.eval.encoder
-    if branch not in BRANCH_PREFIX:
-        raise CPMError(f"load_encoder branch: expected {'|'.join(BRANCH_PREFIX)}, got '{branch}'")
-    state = encoder_state(ckpt["model"], branch)
-    if not state:
-        raise CPMError(f"checkpoint {path}: has no {branch} encoder (its run had model.target_momentum "
-                       f"{cfg.model.target_momentum}): use branch='student'")
+    state = branch_state(ckpt["model"], branch or cfg.eval.encoder, f"checkpoint {path}")
     encoder = build_encoder(cfg)
     load_model_state(encoder, state, str(path))
     return encoder.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu").eval()

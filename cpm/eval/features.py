@@ -15,7 +15,7 @@ from cpm.config import Config, config_from_dict
 from cpm.errors import CPMError
 from cpm.graph import layout_of
 from cpm.models import build_encoder
-from cpm.runtime.checkpoint import encoder_state, load_checkpoint, load_model_state
+from cpm.runtime.checkpoint import branch_state, load_checkpoint, load_model_state
 
 
 @dataclass
@@ -49,10 +49,7 @@ def load_eval_encoder(cfg: Config, checkpoint=None, random_init: bool = False, s
     if checkpoint is not None:
         ckpt = contents if contents is not None else load_checkpoint(checkpoint, required=("model", "config"))
         model_cfg = config_from_dict(ckpt["config"])
-        state = encoder_state(ckpt["model"], cfg.eval.encoder)
-        if not state:
-            raise CPMError(f"{checkpoint}: has no {cfg.eval.encoder} encoder (eval.encoder='{cfg.eval.encoder}'; "
-                           f"its run had model.target_momentum {model_cfg.model.target_momentum}): use 'student'")
+        state = branch_state(ckpt["model"], cfg.eval.encoder, checkpoint)
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG stream
         torch.manual_seed(seed)
         encoder = build_encoder(model_cfg)

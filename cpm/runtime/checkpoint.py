@@ -192,3 +192,14 @@ def encoder_state(model_state: Mapping[str, Any], branch: str = "student") -> di
     prefix = BRANCH_PREFIX[branch]
     state = unwrap_state(model_state)
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def branch_state(model_state: Mapping[str, Any], branch: str, source) -> dict:
+    """`encoder_state`, or a one-line CPMError naming `source` when the checkpoint has no such encoder."""
+    if branch not in BRANCH_PREFIX:
+        raise CPMError(f"{source}: encoder branch: expected {'|'.join(BRANCH_PREFIX)}, got '{branch}'")
+    state = encoder_state(model_state, branch)
+    if not state:
+        raise CPMError(f"{source}: has no {branch} encoder (an EMA target exists only where the run had "
+                       f"model.target_momentum > 0): use 'student'")
+    return state
