@@ -70,7 +70,7 @@ def test_sections_are_self_consistent(quick_run):
     assert b["met"] == (b["loss_mining_queue_pct"] <= 5.0) and b["queue_size"] == 64 and b["topk"] == 4
     c = s["ceiling"]  # the fake reference has no STGCN class: ours alone, the ceiling from its printed rate
     r = c["batches"]["4"]
-    assert not c["reference_encoder"] and "reference_s" not in r
+    assert not c["reference_encoder"] and "reference_s" not in r and "encoder_ratio" not in r
     assert r["reference_step_s"] == pytest.approx(4 / 2.5)
     assert r["ceiling"] == pytest.approx(r["reference_step_s"] / (2 * r["ours_no_dropout_s"]))
     assert r["dropout_share"] == pytest.approx(1 - r["ours_no_dropout_s"] / r["ours_s"])
@@ -165,3 +165,5 @@ def test_ceiling_times_the_reference_scripts_own_encoder(tmp_path):
     out = encoder_ceiling(cfg, opts)
     row = out["batches"]["2"]
     assert out["reference_encoder"] and row["reference_s"] > 0 and "ceiling" not in row
+    assert row["encoder_ratio"] == pytest.approx(row["reference_s"] / row["ours_s"])
+    assert row["encoder_ratio_no_dropout"] == pytest.approx(row["reference_s"] / row["ours_no_dropout_s"])

@@ -45,11 +45,14 @@ def ceiling_rows(c: dict) -> list[tuple[str, str, str, str, str]]:
         first = False
         out.append(("", f"dropout {c['dropout']}: share of our encoder, batch {batch}",
                     f"{100 * r['dropout_share']:.0f} %", "", ""))
+        if "encoder_ratio" in r:
+            out.append(("", f"reference's encoder / ours, batch {batch}: with our dropout / without",
+                        f"{r['encoder_ratio']:.2f}x / {r['encoder_ratio_no_dropout']:.2f}x", "", ""))
         if "ceiling" in r:
             target = TRAINER_TARGETS.get(int(batch))
             out.append(("", f"ceiling: reference step / 2 dropout-free encoder passes, batch {batch}",
                         f"{r['ceiling']:.2f}x", f">= {target}x" if target else "",
-                        "reachable" if target and r["ceiling"] >= target else ("out of reach" if target else "")))
+                        "above" if target and r["ceiling"] >= target else ("below" if target else "")))
     return out
 
 
