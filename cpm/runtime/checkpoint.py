@@ -182,23 +182,17 @@ def unwrap_state(state: Mapping[str, Any]) -> dict:
     return out
 
 
-# state_dict prefix of each branch's encoder in a CPM model (eval.encoder)
-BRANCH_PREFIX = {"student": "encoder.", "target": "target_encoder."}
-
-
-def encoder_state(model_state: Mapping[str, Any], branch: str = "student") -> dict:
-    """The entries of one branch's encoder ('student' or the EMA 'target') of a CPM state_dict, wrapper prefixes
-    removed; empty when the state has no such branch."""
-    prefix = BRANCH_PREFIX[branch]
-    state = unwrap_state(model_state)
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+# the CPM model's attribute holding each branch's encoder (eval.encoder); its state_dict keys start "<name>."
+BRANCH_MODULE = {"student": "encoder", "target": "target_encoder"}
 
 
 def branch_state(model_state: Mapping[str, Any], branch: str, source) -> dict:
-    """`encoder_state`, or a one-line CPMError naming `source` when the checkpoint has no such encoder."""
-    if branch not in BRANCH_PREFIX:
-        raise CPMError(f"{source}: encoder branch: expected {'|'.join(BRANCH_PREFIX)}, got '{branch}'")
-    state = encoder_state(model_state, branch)
+    """The entries of one branch's encoder ('student' or the EMA 'target') of a CPM state_dict, wrapper prefixes
+    removed; a one-line CPMError naming `source` for an unknown branch or a checkpoint without that encoder."""
+    if branch not in BRANCH_MODULE:
+        raise CPMError(f"{source}: encoder branch: expected {'|'.join(BRANCH_MODULE)}, got '{branch}'")
+    prefix = BRANCH_MODULE[branch] + "."
+    state = {k[len(prefix):]: v for k, v in unwrap_state(model_state).items() if k.startswith(prefix)}
     if not state:
         raise CPMError(f"{source}: has no {branch} encoder (an EMA target exists only where the run had "
                        f"model.target_momentum > 0): use 'student'")

@@ -11,7 +11,7 @@ from torch import nn
 from cpm.data import build_dataset
 from cpm.diagnostics import effective_rank, feature_spread
 from cpm.errors import CPMError
-from cpm.runtime.checkpoint import BRANCH_PREFIX, unwrap
+from cpm.runtime.checkpoint import BRANCH_MODULE, unwrap
 from cpm.runtime.device import Precision
 from cpm.runtime.features import encode_loader
 from cpm.train import distributed as dist
@@ -68,7 +68,7 @@ class KnnMonitor:
             self.layout = sets[0].layout
             self.num_classes = max(s.num_classes for s in sets)
             self.loaders = [seeded_loader(s, cfg.eval.batch_size, cfg, self.device) for s in sets]
-        encoder = getattr(unwrap(model), BRANCH_PREFIX[cfg.eval.encoder][:-1])  # the branch the probes read
+        encoder = getattr(unwrap(model), BRANCH_MODULE[cfg.eval.encoder])  # the branch the probes read
         (ftr, ytr), (fte, yte) = (encode_loader(encoder, ld, cfg.data.stream, self.layout, self.device,
                                                 self.precision) for ld in self.loaders)
         return self.knn(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)
