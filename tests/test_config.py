@@ -86,6 +86,7 @@ def test_missing_file_and_bad_override(tmp_path):
     ("eval.linear_milestones=[0]", "'eval.linear_milestones': expected a list of epochs >= 1"),
     ("data.augment.scale=1.0", r"'data.augment.scale': must be in \[0, 1\) \(factors in \[1 - s, 1 \+ s\]\), got 1.0"),
     ("data.augment.scale=-0.1", r"'data.augment.scale': must be in \[0, 1\)"),
+    ("data.augment.motion_scale=1.0", r"'data.augment.motion_scale': must be in \[0, 1\) \(factors in \[1 - s, 1 \+ s\]\), got 1.0"),
     ("data.augment.posture_jitter=-0.01", r"'data.augment.posture_jitter': must be >= 0 \(0 = off\), got -0.01"),
     ("data.validation_subjects=[2]", r"'data.validation_subjects': expected distinct MSR Action3D training subjects"),
     ("data.validation_subjects=[1,1]", r"'data.validation_subjects': expected distinct"),

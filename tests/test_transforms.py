@@ -6,7 +6,7 @@ import torch
 from cpm.config import AugmentConfig
 from cpm.data.batch_augment import BatchAugment, rotation_matrices
 from cpm.data.transforms import (NumpyAugment, apply_linear, crop_resize, gaussian_noise, joint_mask,
-                                 mirror_crop_indices, posture_jitter, rotation_matrix, scale_matrix, shear_matrix,
+                                 mirror_crop_indices, motion_scale, posture_jitter, rotation_matrix, scale_matrix, shear_matrix,
                                  temporal_crop)
 
 OFF = dict(shear=0.0, crop_pad_ratio=0)
@@ -75,6 +75,29 @@ def test_posture_jitter_moves_each_joint_by_one_offset_for_the_whole_clip_numpy_
     xs = np.abs(x[:, :7, :, :1]) + 0.1
     out = NumpyAugment(AugmentConfig(posture_jitter=0.05, **OFF), np.random.default_rng(1), coords=2)(xs)
     assert np.array_equal(out[2], xs[2]) and not np.array_equal(out[:2], xs[:2])
+
+
+def test_motion_scale_scales_each_joints_motion_about_its_mean_by_one_factor_numpy_and_torch():
+    """Breaks if the posture (each joint's temporal mean) moves, if the factor differs between joints or frames,
+    if absent persons, padded frames or a score channel change, or if the factor's range is wrong."""
+    x = np.random.default_rng(0).normal(size=(3, 10, 25, 2)).astype(np.float32)
+    x[:, 7:] = 0.0  # padded tail
+    x[..., 1] = 0.0  # absent second person
+    n = 400
+    out_np = np.stack([motion_scale(x, np.random.default_rng(i), 0.3) for i in range(n)])
+    cfg = AugmentConfig(motion_scale=0.3, **OFF)
+    out_t = BatchAugment(cfg, torch.Generator().manual_seed(0))(torch.from_numpy(x).expand(n, *x.shape).contiguous())
+    mean = x[:, :7].mean(axis=1, keepdims=True)
+    for out in (out_np, out_t.numpy()):
+        assert np.all(out[:, :, 7:] == 0) and np.all(out[..., 1] == 0)
+        np.testing.assert_allclose(out[:, :, :7].mean(axis=2), np.repeat(mean[None, :, 0], n, 0), atol=1e-5)
+        a = (out[:, :, :7, :, 0] - mean[None, ..., 0]) / (x[None, :, :7, :, 0] - mean[None, ..., 0])  # per clip
+        np.testing.assert_allclose(a, np.broadcast_to(a[:, :1, :1, :1], a.shape), rtol=1e-3, atol=1e-3)
+        assert 0.7 <= a.min() < 0.75 and 1.25 < a.max() <= 1.3
+    # a 2-D pose with a score channel: the score is left alone, the coordinates are scaled
+    xs = np.abs(x[:, :7, :, :1]) + 0.1
+    out = NumpyAugment(AugmentConfig(motion_scale=0.3, **OFF), np.random.default_rng(1), coords=2)(xs)
+    assert np.array_equal(out[2], xs[2]) and not np.allclose(out[:2], xs[:2])
 
 
 def test_mirror_crop_exact_indices():
@@ -158,7 +181,7 @@ def test_rotation_numpy_equals_torch_and_is_orthonormal():
 
 
 ALL_ON = AugmentConfig(shear=0.5, crop_pad_ratio=6, rotation=30.0, noise_std=0.05, joint_mask_prob=0.2,
-                       crop_resize_min=0.5, scale=0.2, posture_jitter=0.05)
+                       crop_resize_min=0.5, scale=0.2, posture_jitter=0.05, motion_scale=0.3)
 
 
 def _batch_with_padding(n=8, t=24):

@@ -78,6 +78,8 @@ def validate(cfg) -> None:
     _check(0 <= a.joint_mask_prob < 1, "data.augment.joint_mask_prob", f"must be in [0, 1), got {a.joint_mask_prob}")
     _check(0 <= a.crop_resize_min <= 1, "data.augment.crop_resize_min", f"must be in [0, 1], got {a.crop_resize_min}")
     _check(0 <= a.scale < 1, "data.augment.scale", f"must be in [0, 1) (factors in [1 - s, 1 + s]), got {a.scale}")
+    _check(0 <= a.motion_scale < 1, "data.augment.motion_scale",
+           f"must be in [0, 1) (factors in [1 - s, 1 + s]), got {a.motion_scale}")
     _check(m.in_channels >= 1, "model.in_channels", f"must be >= 1, got {m.in_channels}")
     for key in ("hidden_channels", "hidden_dim", "proj_hidden", "proj_dim", "pred_hidden"):
         _check(getattr(m, key) >= 1, f"model.{key}", f"must be >= 1, got {getattr(m, key)}")

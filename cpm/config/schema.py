@@ -39,6 +39,9 @@ class AugmentConfig:
     posture_jitter: float = 0.0  # std of one offset per coordinate, joint and person of each view, the same in every
     # frame: the static posture differs between the two views, so it stops naming the performer (docs 2g-2h). In
     # the data's units (centred, not rescaled: metres for Kinect / NTU, so 0.08 = 8 cm); 0 = off
+    motion_scale: float = 0.0  # each view's motion about every joint's temporal mean scaled by one a ~ U(1 - s, 1 + s):
+    # performers differ in how far they move (per-joint temporal std 0.04-0.08 m on MSR, docs 2g), so the two views
+    # should not agree through it; applied after the 3x3 maps, before joint mask and noise; 0 = off
     on_device: bool = True  # batched augmentation on the training device; False = per-sample numpy in workers
 
 

@@ -32,9 +32,9 @@ def rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
 class BatchAugment:
     """Callable on a torch batch (N, C, T, V, M); returns a new augmented batch on the same device and dtype.
 
-    Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, scale, joint mask,
-    noise, posture jitter (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints: the maps
-    act on the (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
+    Same pipeline and distributions as `NumpyAugment`: crop-resize, temporal crop, rotation, shear, scale, motion scale,
+    joint mask, noise, posture jitter (each off when its `AugmentConfig` field is 0). `coords` = 2 for 2-D keypoints:
+    the maps act on the (x, y) block, a score channel is left alone (see cpm/data/transforms.py).
     """
 
     def __init__(self, cfg: AugmentConfig, generator: torch.Generator | None = None, coords: int = 3):
@@ -107,6 +107,11 @@ class BatchAugment:
         if linear is not None:  # 2-D: the (x, y) block on the coordinates, a score channel unchanged
             mapped = torch.bmm(linear[:, :d, :d].to(x.dtype), x[:, :d].reshape(n, d, -1)).view_as(x[:, :d])
             x = mapped if d == x.shape[1] else torch.cat([mapped, x[:, d:]], dim=1)
+        if cfg.motion_scale > 0:  # one amplitude factor per clip about each joint's temporal mean
+            present = self._present(x)
+            mean = (x * present).sum(dim=2, keepdim=True) / present.sum(dim=2, keepdim=True).clamp(min=1)
+            a = 1 + (self._rand(n, 1, 1, 1, 1, like=x) * 2 - 1) * cfg.motion_scale
+            x = x + (a.to(x.dtype) - 1) * (x - mean) * present
         if cfg.joint_mask_prob > 0:
             keep = self._rand(n, 1, 1, x.shape[3], 1, like=x) >= cfg.joint_mask_prob
             x = x * keep.to(x.dtype)

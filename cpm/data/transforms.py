@@ -111,6 +111,17 @@ def posture_jitter(x: np.ndarray, rng: np.random.Generator, std: float, coords: 
     return x + offset * present_mask(x)
 
 
+def motion_scale(x: np.ndarray, rng: np.random.Generator, s: float, coords: int = 3) -> np.ndarray:
+    """Scale every joint's motion about its mean over the present frames by one a ~ U(1 - s, 1 + s): the posture
+    stays, the amplitude changes. Absent frames and a score channel stay as they are."""
+    a = rng.uniform(1 - s, 1 + s)
+    present = present_mask(x)
+    mean = (x * present).sum(axis=1, keepdims=True) / np.maximum(present.sum(axis=1, keepdims=True), 1)
+    delta = (a - 1) * (x - mean) * present
+    delta[coords:] = 0
+    return (x + delta).astype(x.dtype)
+
+
 def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """Zero each joint (for the whole clip and all persons) with probability p."""
     keep = rng.random(x.shape[2]) >= p
@@ -120,10 +131,10 @@ def joint_mask(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
 class NumpyAugment:
     """Per-sample pipeline (the reference style, run in DataLoader workers) built from `AugmentConfig`.
 
-    Order: crop-resize, temporal crop, rotation, shear, scale, joint mask, noise, posture jitter. An explicit `rng`
-    serves the process that built the augment; any other process (a DataLoader worker, or all of them when `rng` is
-    None) seeds its own generator from `torch.initial_seed()` - distinct per worker and reproducible from the torch
-    seed - so forked workers never repeat each other's draws.
+    Order: crop-resize, temporal crop, rotation, shear, scale, motion scale, joint mask, noise, posture jitter. An
+    explicit `rng` serves the process that built the augment; any other process (a DataLoader worker, or all of them
+    when `rng` is None) seeds its own generator from `torch.initial_seed()` - distinct per worker and reproducible
+    from the torch seed - so forked workers never repeat each other's draws.
     """
 
     def __init__(self, cfg: AugmentConfig, rng: np.random.Generator | None = None, coords: int = 3):
@@ -148,6 +159,8 @@ class NumpyAugment:
             x = shear(x, rng, cfg.shear, self.coords)
         if cfg.scale > 0:
             x = scale(x, rng, cfg.scale, self.coords)
+        if cfg.motion_scale > 0:
+            x = motion_scale(x, rng, cfg.motion_scale, self.coords)
         if cfg.joint_mask_prob > 0:
             x = joint_mask(x, rng, cfg.joint_mask_prob)
         if cfg.noise_std > 0:
