@@ -54,17 +54,23 @@ def test_scale_composes_after_shear_with_the_draws_in_order():
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_posture_jitter_moves_each_joint_by_one_offset_for_the_whole_clip_numpy_and_torch():
-    """Breaks if the offset changes from frame to frame (that would be noise, not posture), is shared by all
-    joints (a translation), reaches absent persons or padded frames, or has the wrong scale."""
+def _one_clip_both_paths(fn, key: str, value: float, n: int):
+    """A clip with 7 present frames (3 padded) and an absent second person, augmented n times by the numpy
+    function `fn` and by `BatchAugment` with only `key` on: (clip, numpy outputs, torch outputs)."""
     x = np.random.default_rng(0).normal(size=(3, 10, 25, 2)).astype(np.float32)
     x[:, 7:] = 0.0  # padded tail
     x[..., 1] = 0.0  # absent second person
-    n = 600
-    out_np = np.stack([posture_jitter(x, np.random.default_rng(i), 0.05) for i in range(n)])
-    cfg = AugmentConfig(posture_jitter=0.05, **OFF)
+    out_np = np.stack([fn(x, np.random.default_rng(i), value) for i in range(n)])
+    cfg = AugmentConfig(**{key: value}, **OFF)
     out_t = BatchAugment(cfg, torch.Generator().manual_seed(0))(torch.from_numpy(x).expand(n, *x.shape).contiguous())
-    for out in (out_np, out_t.numpy()):
+    return x, out_np, out_t.numpy()
+
+
+def test_posture_jitter_moves_each_joint_by_one_offset_for_the_whole_clip_numpy_and_torch():
+    """Breaks if the offset changes from frame to frame (that would be noise, not posture), is shared by all
+    joints (a translation), reaches absent persons or padded frames, or has the wrong scale."""
+    x, out_np, out_t = _one_clip_both_paths(posture_jitter, "posture_jitter", 0.05, 600)
+    for out in (out_np, out_t):
         d = out - x[None]
         assert np.all(out[:, :, 7:] == 0) and np.all(out[..., 1] == 0)
         np.testing.assert_allclose(d[:, :, :7], np.repeat(d[:, :, :1], 7, axis=2), atol=1e-6)  # constant in time
@@ -80,15 +86,10 @@ def test_posture_jitter_moves_each_joint_by_one_offset_for_the_whole_clip_numpy_
 def test_motion_scale_scales_each_joints_motion_about_its_mean_by_one_factor_numpy_and_torch():
     """Breaks if the posture (each joint's temporal mean) moves, if the factor differs between joints or frames,
     if absent persons, padded frames or a score channel change, or if the factor's range is wrong."""
-    x = np.random.default_rng(0).normal(size=(3, 10, 25, 2)).astype(np.float32)
-    x[:, 7:] = 0.0  # padded tail
-    x[..., 1] = 0.0  # absent second person
     n = 400
-    out_np = np.stack([motion_scale(x, np.random.default_rng(i), 0.3) for i in range(n)])
-    cfg = AugmentConfig(motion_scale=0.3, **OFF)
-    out_t = BatchAugment(cfg, torch.Generator().manual_seed(0))(torch.from_numpy(x).expand(n, *x.shape).contiguous())
+    x, out_np, out_t = _one_clip_both_paths(motion_scale, "motion_scale", 0.3, n)
     mean = x[:, :7].mean(axis=1, keepdims=True)
-    for out in (out_np, out_t.numpy()):
+    for out in (out_np, out_t):
         assert np.all(out[:, :, 7:] == 0) and np.all(out[..., 1] == 0)
         np.testing.assert_allclose(out[:, :, :7].mean(axis=2), np.repeat(mean[None, :, 0], n, 0), atol=1e-5)
         a = (out[:, :, :7, :, 0] - mean[None, ..., 0]) / (x[None, :, :7, :, 0] - mean[None, ..., 0])  # per clip
