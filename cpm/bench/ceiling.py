@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cpm.bench.timing import median, time_call
+from cpm.bench.compute import fwd_bwd_seconds
+from cpm.bench.timing import median
 from cpm.models import build_encoder
 
 
@@ -36,14 +37,6 @@ def reference_encoder(script: Path | None, example: torch.Tensor) -> nn.Module |
         return encoder
     except Exception:  # the section then reports ours alone: a measuring aid, not worth stopping the run
         return None
-
-
-def _fwd_bwd_seconds(encoder: nn.Module, x: torch.Tensor, device: torch.device, reps: int) -> float:
-    def step():
-        encoder.zero_grad(set_to_none=True)
-        encoder(x).sum().backward()
-
-    return median(time_call(step, device, warmup=1, reps=reps))
 
 
 def encoder_ceiling(cfg, opts, trainer: dict | None = None) -> dict:
@@ -67,7 +60,7 @@ def encoder_ceiling(cfg, opts, trainer: dict | None = None) -> dict:
         for r in range(opts.rounds):
             order = list(encoders.items()) if r % 2 == 0 else list(reversed(encoders.items()))
             for name, enc in order:
-                times[name].append(_fwd_bwd_seconds(enc, x, device, reps=2 if opts.quick else 3))
+                times[name].append(fwd_bwd_seconds(enc, x, device, reps=2 if opts.quick else 3))
         row = {f"{name}_s": median(v) for name, v in times.items()}
         row["dropout_share"] = 1 - row["ours_no_dropout_s"] / row["ours_s"]
         if "reference_s" in row:  # speed of our encoder relative to the reference's, same process, same clips

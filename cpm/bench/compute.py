@@ -6,7 +6,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cpm.bench.timing import matmul_gflops, median, time_call
 from cpm.models import build_encoder
-from cpm.runtime.device import autocast, choose_precision
+from cpm.runtime.device import FP32, Precision, autocast, choose_precision
 
 
 def encoder_flops(encoder: torch.nn.Module, x: torch.Tensor) -> int:
@@ -15,6 +15,18 @@ def encoder_flops(encoder: torch.nn.Module, x: torch.Tensor) -> int:
         encoder(x).sum().backward()
     encoder.zero_grad(set_to_none=True)
     return counter.get_total_flops()
+
+
+def fwd_bwd_seconds(encoder: torch.nn.Module, x: torch.Tensor, device: torch.device, reps: int,
+                    precision: Precision = FP32) -> float:
+    """Median seconds of one forward + backward of `encoder` on `x` (gradients cleared first), one warm-up call."""
+    def step():
+        encoder.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            y = encoder(x)
+        y.float().sum().backward()
+
+    return median(time_call(step, device, warmup=1, reps=reps))
 
 
 def encoder_efficiency(cfg, opts) -> dict:
@@ -27,14 +39,7 @@ def encoder_efficiency(cfg, opts) -> dict:
     x = torch.randn(2 * cfg.train.batch_size, cfg.model.in_channels, d.num_frames, encoder.num_joints,
                     d.max_persons, device=device)
     flops = encoder_flops(encoder, x)
-
-    def fwd_bwd():
-        encoder.zero_grad(set_to_none=True)
-        with autocast(device, precision):
-            y = encoder(x)
-        y.float().sum().backward()
-
-    seconds = median(time_call(fwd_bwd, device, warmup=1, reps=3 if not opts.quick else 2))
+    seconds = fwd_bwd_seconds(encoder, x, device, reps=3 if not opts.quick else 2, precision=precision)
     dtype = precision.dtype or torch.float32
     ceiling = matmul_gflops(device, dtype)
     achieved = flops / seconds / 1e9
