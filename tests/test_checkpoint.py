@@ -28,6 +28,18 @@ def test_rng_round_trip_through_file(tmp_path):
     assert _draw() == first
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_rng_round_trip_loaded_onto_the_gpu(tmp_path):
+    # the trainer resumes with map_location=<its device>: the RNG tensors then arrive on the GPU
+    random.seed(1); np.random.seed(2); torch.manual_seed(3)
+    path = ck.save_checkpoint(_state(), tmp_path / "a.pt")
+    first = _draw()
+    state = ck.load_checkpoint(path, map_location="cuda")
+    assert state["rng"]["numpy"]["keys"].is_cuda
+    ck.restore_rng(state["rng"])
+    assert _draw() == first
+
+
 def test_plain_data_loads_with_weights_only(tmp_path):
     path = ck.save_checkpoint(_state(optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1,
                                                                momentum=0.9).state_dict()), tmp_path / "b.pt")

@@ -41,10 +41,10 @@ def capture_rng() -> dict:
 
 def restore_rng(state: Mapping[str, Any]) -> None:
     """Inverse of :func:`capture_rng`; CUDA states are restored only when the device count matches."""
-    py = state["python"]
-    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    py = state["python"]  # .cpu(): a checkpoint loaded with map_location=cuda holds these on the GPU
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].cpu().tolist()), py["gauss"]))
     npst = state["numpy"]
-    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
+    np.random.set_state((npst["name"], npst["keys"].cpu().numpy().astype(np.uint32), npst["pos"],
                          npst["has_gauss"], npst["cached_gaussian"]))
     torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda") or []
