@@ -119,6 +119,14 @@ def test_yaml_1_1_exponent_floats_are_floats(tmp_path):
         load_config(_write(tmp_path / "d.yaml", "train:\n  epochs: 1e3\n"))
 
 
+def test_yaml_1_1_off_names_the_option(tmp_path):
+    # PyYAML reads a bare `off` as False: `amp: off` and `--set train.amp=off` mean the option "off"
+    assert load_config(DEMO, ["train.amp=off"]).train.amp == "off"
+    assert load_config(_write(tmp_path / "c.yaml", "train:\n  amp: off\n")).train.amp == "off"
+    with pytest.raises(CPMError, match="'train.amp': expected str, got bool True"):  # no "on" option to name
+        load_config(DEMO, ["train.amp=on"])
+
+
 def test_device_must_exist_on_this_machine(monkeypatch):
     from cpm.runtime.device import pick_device
 

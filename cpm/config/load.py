@@ -30,7 +30,11 @@ def _coerce(value, typ, where: str, problems: list):
     if is_dataclass(typ):
         return _build(typ, value, where, problems)
     if typing.get_origin(typ) is typing.Literal:  # the type is checked here, the value among the allowed in checks.py
-        typ = type(typing.get_args(typ)[0])
+        allowed = typing.get_args(typ)
+        word = {False: "off", True: "on"}.get(value) if isinstance(value, bool) else None
+        if word in allowed:  # YAML 1.1 reads a bare `off` / `on` as a boolean: `amp: off` names the option
+            return word
+        typ = type(allowed[0])
     if typ is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
         return float(value)
     if typing.get_origin(typ) in (typing.Union, types.UnionType):  # e.g. bool | str: the first that fits
