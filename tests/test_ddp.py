@@ -14,7 +14,8 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
-from cpm.train import trainer
+from cpm.errors import CPMError
+from cpm.train import distributed, trainer
 from cpm.runtime.checkpoint import load_checkpoint
 
 B = 4  # per-rank batch
@@ -31,6 +32,7 @@ def _cfg():
     cfg.model.dropout = 0.0
     cfg.loss.queue_size, cfg.loss.pe_start_epoch = 32, 0  # stage 2: top-K over the gathered queue
     cfg.optim.lr, cfg.schedule.warmup_epochs = 0.1, 0
+    cfg.train.device = "cpu"  # gloo on the CPU also on a GPU machine (two ranks on one GPU: NCCL refuses)
     return cfg
 
 
@@ -119,3 +121,16 @@ def test_pretrain_leaves_without_waiting_when_the_run_fails(monkeypatch, tmp_pat
     with pytest.raises(ZeroDivisionError):
         trainer.pretrain(tiny(epochs=1), tmp_path / "bad")
     assert seen == [True, False]
+
+
+def test_more_processes_than_gpus_is_one_line_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set_device before the check"))
+    for rank in ("0", "1"):  # every rank stops before the rendezvous, rank 0 too
+        monkeypatch.setenv("WORLD_SIZE", "2"), monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+        monkeypatch.setenv("LOCAL_RANK", rank), monkeypatch.setenv("RANK", rank)
+        with pytest.raises(CPMError, match=r"^torchrun started 2 processes on this node but it has 1 CUDA "
+                                           r"device\(s\): use --nproc_per_node 1 \(one process per GPU\), or "
+                                           r"train.device=cpu$"):
+            distributed.init_distributed("auto")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from cpm.errors import CPMError
 from cpm.runtime.device import pick_device
 
 
@@ -44,6 +45,12 @@ def init_distributed(device: str = "auto") -> DistInfo:
     dev = pick_device(device, local_rank)
     if not launched_by_torchrun():
         return DistInfo(0, 1, 0, dev)
+    if dev.type == "cuda":  # two processes on one GPU: NCCL refuses them later with "Duplicate GPU detected"
+        per_node = max(int(os.environ.get("LOCAL_WORLD_SIZE", "0")), local_rank + 1)
+        count = torch.cuda.device_count()
+        if per_node > count:
+            raise CPMError(f"torchrun started {per_node} processes on this node but it has {count} CUDA device(s): "
+                           f"use --nproc_per_node {count} (one process per GPU), or train.device=cpu")
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
