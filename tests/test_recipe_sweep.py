@@ -9,8 +9,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 MSR = REPO.parent / "shared" / "data" / "msr_action3d"
-pytestmark = pytest.mark.skipif(not (MSR / "skeleton3D").is_dir(),
-                                reason=f"real MSR Action3D data not found at {MSR} (../shared/data beside the repo)")
+needs_msr = pytest.mark.skipif(not (MSR / "skeleton3D").is_dir(),
+                               reason=f"real MSR Action3D data not found at {MSR} (../shared/data beside the repo)")
 
 
 def _sweep():
@@ -20,6 +20,7 @@ def _sweep():
     return mod
 
 
+@needs_msr
 @pytest.mark.parametrize("offset", [0, 100])
 def test_folds_hold_out_one_training_performer(tmp_path, offset):
     n = torch.get_num_threads()
@@ -43,3 +44,12 @@ def test_seed_offset_without_folds_is_refused(capsys):
     with pytest.raises(SystemExit) as err:
         _sweep().parse_args(["--config", "c.yaml", "--seeds", "0", "--seed-offset", "100"])
     assert err.value.code == 2 and "--seed-offset needs --folds" in capsys.readouterr().err
+
+
+def test_bad_override_is_one_line_error(tmp_path, capsys):
+    rc = _sweep().main(["--config", str(REPO / "configs/demo.yaml"), "--seeds", "0", "--out", str(tmp_path),
+                        "--variant", "bad:train.epochs=1", "--no-random-init"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: 2 config problems: ") and err.count("\n") == 1
+    assert "'loss.pe_start_epoch': must be in [0, train.epochs=1], got 15" in err and "Traceback" not in err
+    assert not (tmp_path / "sweep.json").exists()

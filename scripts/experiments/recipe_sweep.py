@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from cpm import pretrain  # noqa: E402
-from cpm.cli.common import add_set_argument  # noqa: E402
+from cpm.cli.common import add_debug_argument, add_set_argument, run_guarded  # noqa: E402
 from cpm.config import load_config  # noqa: E402
 from cpm.eval.protocols import probe_encoder  # noqa: E402
 
@@ -49,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="runs/recipe_sweep")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-random-init", action="store_true", help="skip the random-init reference")
+    add_debug_argument(p)
     args = p.parse_args(argv)
     if args.seed_offset and not args.folds:  # --seeds already names every seed: an offset would be ignored
         p.error("--seed-offset needs --folds (with --seeds, list the seeds themselves)")
@@ -79,6 +80,11 @@ def fmt(values) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    return run_guarded(lambda: sweep(args), argv)  # a bad key, value or path: one `error:` line, not a traceback
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Run every (seed or fold) x variant cell not yet in <out>/sweep.json, then write the table."""
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
