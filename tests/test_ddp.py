@@ -128,8 +128,8 @@ def test_more_processes_than_gpus_is_one_line_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_device", lambda d: pytest.fail("set_device before the check"))
     for rank in ("0", "1"):  # every rank stops before the rendezvous, rank 0 too
-        monkeypatch.setenv("WORLD_SIZE", "2"), monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
-        monkeypatch.setenv("LOCAL_RANK", rank), monkeypatch.setenv("RANK", rank)
+        for name, value in (("WORLD_SIZE", "2"), ("LOCAL_WORLD_SIZE", "2"), ("LOCAL_RANK", rank), ("RANK", rank)):
+            monkeypatch.setenv(name, value)
         with pytest.raises(CPMError, match=r"^torchrun started 2 processes on this node but it has 1 CUDA "
                                            r"device\(s\): use --nproc_per_node 1 \(one process per GPU\), or "
                                            r"train.device=cpu$"):

@@ -51,7 +51,6 @@ def init_distributed(device: str = "auto") -> DistInfo:
         if per_node > count:
             raise CPMError(f"torchrun started {per_node} processes on this node but it has {count} CUDA device(s): "
                            f"use --nproc_per_node {count} (one process per GPU), or train.device=cpu")
-    if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
