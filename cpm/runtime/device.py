@@ -28,8 +28,8 @@ def pick_device(requested: str = "auto", local_rank: int = 0, key: str = "train.
             raise CPMError(f"{key} '{requested}': this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
     elif device.type != "cpu":
         raise CPMError(f"{key} '{requested}': expected auto|cpu|cuda|cuda:N")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+    if device.type == "cuda" and device.index is None:  # more local ranks than GPUs: init_distributed refuses
+        device = torch.device("cuda", local_rank)
     return device
 
 
