@@ -30,7 +30,7 @@ def test_auto_normalize_centres_camera_coordinates_only(capsys):
     are already centred, and data.normalize=false, are left as they are."""
     import numpy as np
 
-    from cpm.data.dataset import build_dataset, uncentred_ratio
+    from cpm.data.dataset import body_geometry, build_dataset
     from cpm.data.readers import Samples
     from cpm.graph import get_layout
 
@@ -39,8 +39,8 @@ def test_auto_normalize_centres_camera_coordinates_only(capsys):
     camera = body + np.array([0.3, 0.1, 2.6], dtype=np.float32)[:, None, None, None]
     layout = get_layout("ntu")
     centred = body - body[:, :, layout.center: layout.center + 1]
-    assert uncentred_ratio(Samples([centred] * 3, np.zeros(3, dtype=np.int64), "c"), layout) == 0.0
-    assert uncentred_ratio(Samples([camera] * 3, np.zeros(3, dtype=np.int64), "c"), layout) > 5.0
+    assert body_geometry(Samples([centred] * 3, np.zeros(3, dtype=np.int64), "c"), layout)[0] == 0.0
+    assert body_geometry(Samples([camera] * 3, np.zeros(3, dtype=np.int64), "c"), layout)[0] > 5.0
     from cpm.config import DataConfig
 
     cfg = DataConfig(num_frames=8, max_persons=1, normalize="auto")
@@ -95,3 +95,49 @@ def test_unknown_modes_are_refused():
 
     with pytest.raises(ValueError, match="center in"):
         normalize_view(np.zeros((3, 2, 25, 1), dtype=np.float32), get_layout("ntu"), rotation="twist")
+
+
+def test_body_geometry_hand_case():
+    """Centre joint at (0, 0, 3), the 24 others 0.5 from it: extent (24 x 0.5 + 0) / 25 = 0.48, ratio 3 / 0.48;
+    only the first `dims` channels count (a keypoint score is no coordinate)."""
+    from cpm.data.dataset import body_geometry
+    from cpm.data.readers import Samples
+
+    lay = get_layout("ntu")
+    x = np.zeros((3, 4, 25, 1), dtype=np.float32)
+    x[2] = 3.0
+    x[0, :, [j for j in range(25) if j != lay.center]] = 0.5
+    samples = Samples([x] * 2, np.zeros(2, dtype=np.int64), "c")
+    np.testing.assert_allclose(body_geometry(samples, lay), (3 / 0.48, 0.48), rtol=1e-6)
+    np.testing.assert_allclose(body_geometry(samples, lay, dims=2)[1], 0.48, rtol=1e-6)
+    x[2] = 100.0  # a score channel: ignored with dims=2
+    np.testing.assert_allclose(body_geometry(samples, lay, dims=2), (0.0, 0.48), rtol=1e-6)
+
+
+def test_length_augments_in_other_units_get_a_note(tmp_path, capsys):
+    """posture_jitter / noise_std are lengths: set for metres, they do nothing on millimetres. A note names the key,
+    the body's extent and the value that keeps the configs' share (0.08 / 0.64 of the extent)."""
+    from cpm.config import DataConfig
+    from cpm.data.dataset import build_dataset, units_note
+
+    cfg = DataConfig(format="arrays", root=str(tmp_path), num_frames=8, max_persons=1, normalize=False)
+    cfg.augment.posture_jitter = 0.08
+    assert units_note(cfg.augment, 0.6, "x") == ""  # metres
+    note = units_note(cfg.augment, 600.0, "x")  # millimetres: 0.013 % of the body
+    assert "data.augment.posture_jitter=0.08" in note and "600 units" in note and "posture_jitter=75" in note
+    assert "posture_jitter=0.008" in units_note(cfg.augment, 0.064, "x")  # 125 % of the body: too large
+    cfg.augment.posture_jitter, cfg.augment.noise_std = 0.0, 0.01
+    assert "noise_std=0.01" in units_note(cfg.augment, 600.0, "x")
+    cfg.augment.noise_std = 0.0
+    assert units_note(cfg.augment, 600.0, "x") == ""  # nothing in absolute units: nothing to say
+
+    rng = np.random.default_rng(0)
+    data = (rng.normal(scale=0.3, size=(4, 3, 8, 25, 1)) * 1000).astype(np.float32)  # bodies in millimetres
+    np.save(tmp_path / "train_data.npy", data)
+    np.save(tmp_path / "train_label.npy", np.arange(4))
+    cfg.augment.posture_jitter = 0.08
+    build_dataset(cfg, "train")
+    assert "data.augment.posture_jitter=0.08 is a length" in capsys.readouterr().out
+    np.save(tmp_path / "train_data.npy", data / 1000)  # metres: no note
+    build_dataset(cfg, "train")
+    assert "is a length" not in capsys.readouterr().out

@@ -42,25 +42,44 @@ def resize_valid_frames(x: np.ndarray, num_frames: int) -> np.ndarray:
     return resize_frames(x[:, valid[0]: valid[-1] + 1], num_frames).astype(np.float32)
 
 
-def uncentred_ratio(samples: Samples, layout: Layout, clips: int = 64) -> float:
-    """Median over up to `clips` evenly spaced clips of: distance of the layout's centre joint from the origin
-    / mean distance of the joints from the centre joint (the body's extent). ~0 for centred data (the NTU
-    'position' arrays), several for camera coordinates (a body 2-3 m from a Kinect is ~0.4 m across)."""
+def body_geometry(samples: Samples, layout: Layout, dims: int = 3, clips: int = 64) -> tuple[float, float]:
+    """(uncentred ratio, body extent): medians over up to `clips` evenly spaced clips (first person, valid frames,
+    the first `dims` channels) of the mean distance of the joints from the layout's centre joint (the extent, in
+    the data's units: ~0.5-0.7 for Kinect skeletons in metres) and of the centre joint's distance from the origin
+    over that extent (~0 for centred data such as the NTU 'position' arrays, several for camera coordinates)."""
     n = len(samples.data)
-    ratios = []
+    ratios, extents = [], []
     for i in np.unique(np.linspace(0, n - 1, min(clips, n)).astype(int)) if n else []:
-        x = np.asarray(samples.data[i], dtype=np.float64)[:, :, :, :1]  # first person (C, T, V, 1)
+        x = np.asarray(samples.data[i], dtype=np.float64)[:dims, :, :, :1]  # first person (dims, T, V, 1)
         x = x[:, np.abs(x).sum(axis=(0, 2, 3)) > 0]  # valid frames
         if x.shape[1] == 0 or not np.isfinite(x).all():
             continue
         centre = x[:, :, layout.center: layout.center + 1]
         extent = np.linalg.norm(x - centre, axis=0).mean()
+        extents.append(extent)
         ratios.append(np.linalg.norm(centre, axis=0).mean() / max(extent, 1e-9))
-    return float(np.median(ratios)) if ratios else 0.0
+    return (float(np.median(ratios)), float(np.median(extents))) if ratios else (0.0, 0.0)
 
 
 # data.normalize=auto centres clips whose centre joint sits further from the origin than this many body extents
 UNCENTRED_RATIO = 1.0
+# Augmentations that are lengths in the data's units; the configs set them for metres (MSR Action3D's jitter 0.08
+# is 12.5 % of its extent 0.64). Outside these fractions (about 6x less, 4x more) the data is likely in other units.
+LENGTH_AUGMENTS = ("posture_jitter", "noise_std")
+LENGTH_FRACTION = (0.02, 0.5)
+
+
+def units_note(augment, extent: float, source: str) -> str:
+    """A note when a length augmentation is far out of proportion to the body (data in mm or pixels), else ""."""
+    for key in LENGTH_AUGMENTS:
+        value = getattr(augment, key)
+        if value <= 0 or extent <= 0 or LENGTH_FRACTION[0] <= value / extent <= LENGTH_FRACTION[1]:
+            continue
+        return (f"note: data.augment.{key}={value:g} is a length in the data's units, and the joints of {source} lie "
+                f"{extent:.3g} units from the centre joint on average (Kinect metres: ~0.6), so it is "
+                f"{100 * value / extent:.2g} % of that; it was set for metres, so scale it with the data's units "
+                f"(the same share: --set data.augment.{key}={value / 0.64 * extent:.3g})")
+    return ""
 
 
 def fit_persons(x: np.ndarray, max_persons: int) -> np.ndarray:
@@ -161,8 +180,10 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
         samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation,
                                     validation_subjects=cfg.validation_subjects)
     normalize = cfg.normalize is True or cfg.format == "msr_action3d" and cfg.normalize == "auto"
+    ratio, extent = body_geometry(samples, layout, coord_dims(cfg.channels))
+    if split == "train" and (note := units_note(cfg.augment, extent, samples.source)):
+        print(note)
     if cfg.normalize == "auto" and not normalize and cfg.channels == "xyz":
-        ratio = uncentred_ratio(samples, layout)
         normalize = ratio > UNCENTRED_RATIO
         if normalize:  # camera coordinates: uncentred clips collapsed training on a real Kinect set (issue 16)
             print(f"note: {split} clips of {samples.source} are not centred (centre joint {ratio:.1f} body extents "
