@@ -86,6 +86,11 @@ class Layout:
                                    "(the edges hold a cycle)")
                 seen.add(k)
                 k = parent[k]
+        if self.shoulders is not None:
+            left, right = self.shoulders
+            if not (0 <= left < v and 0 <= right < v) or left == right:
+                raise CPMError(f"layout '{self.name}': shoulders ({left}, {right}) must be two different joints "
+                               f"in [0, {v})")
 
     @property
     def root(self) -> int:
@@ -111,18 +116,24 @@ LAYOUTS = {
 LAYOUT_NAMES = tuple(LAYOUTS) + ("custom",)
 
 
-def get_layout(name: str, edges=None, num_joints: int | None = None, center: int | None = None) -> Layout:
-    """A built-in layout by name (see `LAYOUTS`), or 'custom' from 0-based (child, parent) `edges` and any `center`."""
+def _joint_pair(e, what: str, form: str) -> tuple[int, int]:
+    """A `form` ("[child, parent]") pair of 0-based joint indices from a config list, or an error naming `what`."""
+    if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(j, (int, np.integer))
+                                                                and not isinstance(j, bool) for j in e)):
+        raise CPMError(f"layout 'custom': {what} must be a {form} pair of 0-based joint indices")
+    return int(e[0]), int(e[1])
+
+
+def get_layout(name: str, edges=None, num_joints: int | None = None, center: int | None = None,
+               shoulders=None) -> Layout:
+    """A built-in layout by name (see `LAYOUTS`), or 'custom' from 0-based (child, parent) `edges`, any `center`
+    and optionally the (left, right) `shoulders` that view normalisation turns onto x (empty or None: unknown)."""
     if name == "custom":
         if edges is None or num_joints is None or center is None:
             raise CPMError("layout 'custom' needs edges, num_joints and center (0-based)")
-        pairs = []
-        for e in edges:
-            if not (isinstance(e, (list, tuple)) and len(e) == 2 and all(isinstance(j, (int, np.integer))
-                                                                        and not isinstance(j, bool) for j in e)):
-                raise CPMError(f"layout 'custom': edge {e!r} must be a [child, parent] pair of 0-based joint indices")
-            pairs.append((int(e[0]), int(e[1])))
-        return Layout("custom", int(num_joints), tuple(pairs), int(center))
+        pairs = tuple(_joint_pair(e, f"edge {e!r}", "[child, parent]") for e in edges)
+        return Layout("custom", int(num_joints), pairs, int(center),
+                      shoulders=_joint_pair(shoulders, f"shoulders {shoulders!r}", "[left, right]") if shoulders else None)
     if name not in LAYOUTS:
         raise CPMError(f"unknown layout '{name}': expected one of {', '.join(LAYOUT_NAMES)}")
     return LAYOUTS[name]
@@ -130,7 +141,8 @@ def get_layout(name: str, edges=None, num_joints: int | None = None, center: int
 
 def layout_of(data_cfg) -> Layout:
     """The skeleton layout a `DataConfig` names (`data.layout`; a custom one from its `layout_*` keys)."""
-    return get_layout(data_cfg.layout, data_cfg.layout_edges, data_cfg.layout_num_joints, data_cfg.layout_center)
+    return get_layout(data_cfg.layout, data_cfg.layout_edges, data_cfg.layout_num_joints, data_cfg.layout_center,
+                      data_cfg.layout_shoulders)
 
 
 def hop_distance(num_joints: int, edges, max_hop: int = 1) -> np.ndarray:

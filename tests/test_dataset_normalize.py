@@ -141,3 +141,44 @@ def test_length_augments_in_other_units_get_a_note(tmp_path, capsys):
     np.save(tmp_path / "train_data.npy", data / 1000)  # metres: no note
     build_dataset(cfg, "train")
     assert "is a length" not in capsys.readouterr().out
+
+
+def test_custom_layout_shoulders_turn_the_clip(capsys):
+    """data.layout_shoulders gives a custom layout the shoulders that normalisation turns onto +x; without them the
+    clips are only centred, with a note; a bad pair is a one-line error."""
+    import pytest
+
+    from cpm.config import DataConfig
+    from cpm.errors import CPMError
+    from cpm.graph import layout_of
+
+    # chain: 0 hip (centre), 1 neck, 2 left shoulder, 3 right shoulder, both shoulders children of the neck
+    cfg = DataConfig(layout="custom", layout_num_joints=4, layout_edges=[[1, 0], [2, 1], [3, 1]], layout_center=0)
+    assert layout_of(cfg).shoulders is None
+    cfg.layout_shoulders = [2, 3]
+    lay = layout_of(cfg)
+    assert lay.shoulders == (2, 3)
+    x = np.zeros((3, 1, 4, 1), dtype=np.float32)
+    x[:, 0, :, 0] = np.array([[1, 0, 3], [1, 0.5, 3], [1, 0.5, 2.8], [1, 0.5, 3.2]]).T  # shoulders along z
+    out = normalize_view(x, lay)
+    np.testing.assert_allclose(out[:, 0, 3, 0] - out[:, 0, 2, 0], [0.4, 0, 0], atol=1e-6)
+    for bad in ([2, 2], [2, 9], [2], ["l", "r"]):
+        cfg.layout_shoulders = bad
+        with pytest.raises(CPMError, match="shoulders"):
+            layout_of(cfg)
+
+
+def test_note_when_normalising_without_shoulders(tmp_path, capsys):
+    from cpm.config import DataConfig
+    from cpm.data.dataset import build_dataset
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "train_data.npy", rng.normal(scale=0.3, size=(4, 3, 8, 4, 1)).astype(np.float32))
+    np.save(tmp_path / "train_label.npy", np.arange(4))
+    cfg = DataConfig(format="arrays", root=str(tmp_path), num_frames=8, max_persons=1, normalize=True,
+                     layout="custom", layout_num_joints=4, layout_edges=[[1, 0], [2, 1], [3, 1]], layout_center=0)
+    build_dataset(cfg, "train")
+    assert "names no shoulders" in capsys.readouterr().out
+    cfg.layout_shoulders = [2, 3]
+    build_dataset(cfg, "train")
+    assert "names no shoulders" not in capsys.readouterr().out

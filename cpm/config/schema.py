@@ -70,6 +70,8 @@ class DataConfig:
     layout_edges: list = field(default_factory=list)  # custom layout: 0-based [child, parent] pairs forming a tree
     # (any root: the one joint that is no child; bones point from each joint to its parent)
     layout_center: int = 0  # custom layout: 0-based centre joint of the spatial partition (any joint)
+    layout_shoulders: list = field(default_factory=list)  # custom layout: 0-based [left, right] shoulders, which
+    # data.normalize turns onto x (needs 3-D); [] = unknown: clips are centred, not turned
     channels: Channels = "xyz"  # per joint: xyz (3-D) | xys (2-D x, y + detector score, pyskl 2-D) | xy (x, y only);
     # model.in_channels must be 3, 3, 2 respectively
     stream: Stream = "joint"  # joint | bone | motion, computed on the fly from joint data

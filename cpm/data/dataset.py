@@ -188,6 +188,10 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
         if normalize:  # camera coordinates: uncentred clips collapsed training on a real Kinect set (issue 16)
             print(f"note: {split} clips of {samples.source} are not centred (centre joint {ratio:.1f} body extents "
                   "from the origin): centring them at load (data.normalize=auto; false keeps them as they are)")
+    if normalize and split == "train" and layout.shoulders is None and cfg.channels == "xyz" \
+            and cfg.normalize_rotation != "none":
+        print(f"note: layout '{layout.name}' names no shoulders, so the clips are centred but not turned to face "
+              "the same way (data.layout_shoulders: [left, right] turns them)")
     return SkeletonDataset(samples, layout, cfg.num_frames, cfg.max_persons,
                            num_classes=cfg.num_classes or None, transform=transform, normalize=normalize,
                            channels=cfg.channels, normalize_mode=(cfg.normalize_center, cfg.normalize_rotation))
