@@ -132,8 +132,8 @@ def get_layout(name: str, edges=None, num_joints: int | None = None, center: int
         if edges is None or num_joints is None or center is None:
             raise CPMError("layout 'custom' needs edges, num_joints and center (0-based)")
         pairs = tuple(_joint_pair(e, f"edge {e!r}", "[child, parent]") for e in edges)
-        return Layout("custom", int(num_joints), pairs, int(center),
-                      shoulders=_joint_pair(shoulders, f"shoulders {shoulders!r}", "[left, right]") if shoulders else None)
+        known = _joint_pair(shoulders, f"shoulders {shoulders!r}", "[left, right]") if shoulders else None
+        return Layout("custom", int(num_joints), pairs, int(center), shoulders=known)
     if name not in LAYOUTS:
         raise CPMError(f"unknown layout '{name}': expected one of {', '.join(LAYOUT_NAMES)}")
     return LAYOUTS[name]

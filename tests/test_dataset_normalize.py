@@ -182,3 +182,13 @@ def test_note_when_normalising_without_shoulders(tmp_path, capsys):
     cfg.layout_shoulders = [2, 3]
     build_dataset(cfg, "train")
     assert "names no shoulders" not in capsys.readouterr().out
+
+
+def test_layout_shoulders_only_for_custom_layouts():
+    import pytest
+
+    from cpm.config import load_config
+    from cpm.errors import CPMError
+
+    with pytest.raises(CPMError, match="layout_shoulders': only for layout 'custom'"):
+        load_config("configs/demo.yaml", ["data.layout_shoulders=[4,8]"])

@@ -137,6 +137,8 @@ def validate(cfg) -> None:
                f"eval.{kind}_milestones", f"expected a list of epochs >= 1, got {stones}")
     lg = cfg.logging
     _check(lg.log_every >= 1, "logging.log_every", f"must be >= 1 (steps between scalars), got {lg.log_every}")
+    _check(d.layout == "custom" or not d.layout_shoulders, "data.layout_shoulders",
+           f"only for layout 'custom' (layout '{d.layout}' knows its shoulders), got {d.layout_shoulders}")
     if d.layout == "custom":
         try:
             layout_of(d)

@@ -64,9 +64,10 @@ def body_geometry(samples: Samples, layout: Layout, dims: int = 3, clips: int = 
 # data.normalize=auto centres clips whose centre joint sits further from the origin than this many body extents
 UNCENTRED_RATIO = 1.0
 # Augmentations that are lengths in the data's units; the configs set them for metres (MSR Action3D's jitter 0.08
-# is 12.5 % of its extent 0.64). Outside these fractions (about 6x less, 4x more) the data is likely in other units.
+# is 12.5 % of its extent). Outside these fractions (about 6x less, 4x more) the data is likely in other units.
 LENGTH_AUGMENTS = ("posture_jitter", "noise_std")
 LENGTH_FRACTION = (0.02, 0.5)
+METRE_EXTENT = 0.64  # body_geometry's extent of MSR Action3D in metres (the demo's synthetic NTU bodies: 0.61)
 
 
 def units_note(augment, extent: float, source: str) -> str:
@@ -76,9 +77,9 @@ def units_note(augment, extent: float, source: str) -> str:
         if value <= 0 or extent <= 0 or LENGTH_FRACTION[0] <= value / extent <= LENGTH_FRACTION[1]:
             continue
         return (f"note: data.augment.{key}={value:g} is a length in the data's units, and the joints of {source} lie "
-                f"{extent:.3g} units from the centre joint on average (Kinect metres: ~0.6), so it is "
+                f"{extent:.3g} units from the centre joint on average (Kinect metres: ~{METRE_EXTENT}), so it is "
                 f"{100 * value / extent:.2g} % of that; it was set for metres, so scale it with the data's units "
-                f"(the same share: --set data.augment.{key}={value / 0.64 * extent:.3g})")
+                f"(the same share: --set data.augment.{key}={value / METRE_EXTENT * extent:.3g})")
     return ""
 
 
