@@ -64,7 +64,7 @@ def _knn(cfg, checkpoint, train, test, seed: int = 0) -> float:
 def test_pretraining_beats_random_init_knn(tmp_path):
     from cpm.train.trainer import pretrain
 
-    # configs/msr_action3d.yaml, shortened: 40 epochs (stage 2 from 30) instead of 160
+    # configs/msr_action3d.yaml, shortened: 40 epochs (stage 2 from 30) instead of 240
     cfg = load_config(REPO / "configs" / "msr_action3d.yaml", [
         f"data.root={MSR}", "train.epochs=40", "loss.pe_start_epoch=30",
         "schedule.warmup_epochs=2", "train.save_every=100", "logging.progress=false",
