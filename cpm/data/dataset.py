@@ -181,10 +181,13 @@ def build_dataset(cfg, split: str, transform=None) -> SkeletonDataset:
         samples = read_msr_action3d(cfg.root, split, v, validation=cfg.validation,
                                     validation_subjects=cfg.validation_subjects)
     normalize = cfg.normalize is True or cfg.format == "msr_action3d" and cfg.normalize == "auto"
-    ratio, extent = body_geometry(samples, layout, coord_dims(cfg.channels))
-    if split == "train" and (note := units_note(cfg.augment, extent, samples.source)):
+    check_units = split == "train" and any(getattr(cfg.augment, key) > 0 for key in LENGTH_AUGMENTS)
+    check_centred = cfg.normalize == "auto" and not normalize and cfg.channels == "xyz"
+    if check_units or check_centred:  # up to 64 clips read: only when a note or data.normalize=auto needs them
+        ratio, extent = body_geometry(samples, layout, coord_dims(cfg.channels))
+    if check_units and (note := units_note(cfg.augment, extent, samples.source)):
         print(note)
-    if cfg.normalize == "auto" and not normalize and cfg.channels == "xyz":
+    if check_centred:
         normalize = ratio > UNCENTRED_RATIO
         if normalize:  # camera coordinates: uncentred clips collapsed training on a real Kinect set (issue 16)
             print(f"note: {split} clips of {samples.source} are not centred (centre joint {ratio:.1f} body extents "
