@@ -88,11 +88,17 @@ def validate(cfg) -> None:
     for key in ("data_bn", "init", "graph_strategy"):
         _one_of(_check, m, key, "model")
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
-    if _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum", f"must be in [0, 1), got {m.target_momentum}"):
-        if _one_of(_check, e, "encoder", "eval"):
-            _check(e.encoder == "student" or m.target_momentum > 0, "eval.encoder",
-                   "'target' reads the EMA target branch, which needs model.target_momentum > 0 (got 0: the target "
-                   "shares the student's weights; use 'student')")
+    momentum_ok = _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum",
+                         f"must be in [0, 1), got {m.target_momentum}")
+    average_ok = _check(0.0 <= m.average_last <= 1.0, "model.average_last",
+                        f"must be in [0, 1] (a share of train.epochs; 0 = off), got {m.average_last}")
+    if momentum_ok and average_ok and _one_of(_check, e, "encoder", "eval"):
+        _check(e.encoder != "target" or m.target_momentum > 0, "eval.encoder",
+               "'target' reads the EMA target branch, which needs model.target_momentum > 0 (got 0: the target "
+               "shares the student's weights; use 'student')")
+        _check(e.encoder != "average" or m.average_last > 0, "eval.encoder",
+               "'average' reads the student's weight average, which needs model.average_last > 0 (got 0: no "
+               "average is kept; use 'student')")
     _check(lo.tau > 0, "loss.tau", f"must be > 0, got {lo.tau}")
     _check(lo.tau_target > 0, "loss.tau_target", f"must be > 0, got {lo.tau_target}")
     # a rule that compares with another key is checked only once that key is valid, so it never takes the blame

@@ -19,7 +19,7 @@ GraphStrategy = Literal["uniform", "distance", "spatial"]
 DataBN = Literal["mvc", "vc"]
 Init = Literal["pytorch", "lineage"]
 OptimName = Literal["lars", "sgd"]
-EncoderBranch = Literal["student", "target"]
+EncoderBranch = Literal["student", "target", "average"]
 AmpMode = Literal["auto", "bf16", "fp16", "off"]
 Report = Literal["last", "best"]
 MSR_TRAIN_SUBJECTS = (1, 3, 5, 7, 9)  # MSR Action3D cross-subject training performers (Li et al. 2010): the
@@ -121,6 +121,9 @@ class ModelConfig:
     pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
+    # share of the run, at its end, over which a uniform average of the student's weights is kept (SWA, Izmailov et
+    # al. 2018; Polyak averaging) for eval.encoder=average; BN statistics from its own passes; 0 = off (paper)
+    average_last: float = 0.0
     center: bool = False  # subtract the batch mean from z and z' in training (Sec. 3.1 "mean-centered"); False = as-is
     proj_bn: bool = False  # BatchNorm (no affine) on the projector output z, SimSiam's: centred + unit variance per dim
     sync_bn: bool = True  # >1 CUDA process under torchrun: one BN over the global batch (lineage: 1 GPU); false = off
@@ -173,6 +176,7 @@ class EvalConfig:
     knn_every: int = 0  # kNN accuracy on the test split every N pretraining epochs; 0 = off
     # the encoder that probes, kNN monitor and load_encoder read: student (the paper's f; SimSiam, MoCo, BYOL) or
     # the EMA target (DINO evaluates its teacher: an average of the last ~1/(1-m) steps; needs target_momentum > 0)
+    # or the student's weight average over the last model.average_last of the run (needs it > 0)
     encoder: EncoderBranch = "student"
     knn_k: int = 20  # neighbours of the weighted cosine kNN
     knn_t: float = 0.1  # temperature of the kNN vote weights exp(sim / t)

@@ -31,4 +31,4 @@ def build_model(cfg) -> CPM:
     return CPM(encoder, projector, predictor, ContextQueue(lo.queue_size, m.proj_dim),
                tau=lo.tau, tau_target=lo.tau_target, monitor_k=cfg.eval.mining_k or lo.topk, symmetric=m.symmetric,
                renormalize=lo.renormalize, target_momentum=m.target_momentum,
-               exclude_self=lo.exclude_self, center=m.center)
+               exclude_self=lo.exclude_self, center=m.center, average=m.average_last > 0)

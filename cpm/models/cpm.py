@@ -41,7 +41,7 @@ class CPM(nn.Module):
     def __init__(self, encoder: nn.Module, projector: nn.Module, predictor: nn.Module, queue: ContextQueue,
                  tau: float = 0.1, tau_target: float = 0.05, monitor_k: int = 100, symmetric: bool = True,
                  renormalize: bool = False, target_momentum: float = 0.0, exclude_self: bool = False,
-                 center: bool = False):
+                 center: bool = False, average: bool = False):
         super().__init__()
         self.encoder, self.projector, self.predictor, self.queue = encoder, projector, predictor, queue
         self.tau, self.tau_target, self.renormalize = tau, tau_target, renormalize
@@ -51,6 +51,9 @@ class CPM(nn.Module):
         if target_momentum > 0:  # optional EMA target (BYOL/MoCo); the paper shares weights (SimSiam)
             self.target_encoder = copy.deepcopy(encoder).requires_grad_(False)
             self.target_projector = copy.deepcopy(projector).requires_grad_(False)
+        if average:  # the student encoder's weight average (model.average_last), read by evaluation only
+            self.average_encoder = copy.deepcopy(encoder).requires_grad_(False)
+            self.register_buffer("average_count", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
     def _update_target(self) -> None:
@@ -62,6 +65,29 @@ class CPM(nn.Module):
         for tgt, src in pairs:
             for pt, ps in zip(tgt.parameters(), src.parameters()):
                 pt.mul_(m).add_(ps.detach(), alpha=1 - m)
+
+    @torch.no_grad()
+    def update_average(self, x: torch.Tensor, active: bool) -> None:
+        """After an optimizer step: SWA's uniform average a_n = a_(n-1) + (theta - a_(n-1)) / n of the student
+        encoder over the `active` steps; before the first one it is a copy of the student (weights and BN
+        statistics), so every checkpoint holds a usable encoder. Its BN statistics come from a pass of the batch
+        `x` under the averaged weights (SWA's update_bn, run as it goes), dropout off as at evaluation; no random
+        numbers are drawn, so training is unchanged. No-op without `model.average_last`."""
+        if not hasattr(self, "average_encoder"):
+            return
+        avg, src = self.average_encoder, self.encoder
+        if not active:
+            for a, s in zip(avg.state_dict().values(), src.state_dict().values()):
+                a.copy_(s)
+            self.average_count.zero_()
+            return
+        self.average_count += 1
+        w = (1.0 / self.average_count).float()  # a tensor: no host sync
+        for a, s in zip(avg.parameters(), src.parameters()):
+            a.lerp_(s.detach(), w.to(a.dtype))
+        for m in avg.modules():
+            m.train(not isinstance(m, nn.Dropout))
+        avg(x)
 
     def _centered(self, z: torch.Tensor) -> torch.Tensor:
         # Sec. 3.1: "z and z' are assumed to be mean-centered along the batch dimension" (model.center)

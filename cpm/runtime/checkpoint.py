@@ -183,7 +183,7 @@ def unwrap_state(state: Mapping[str, Any]) -> dict:
 
 
 # the CPM model's attribute holding each branch's encoder (eval.encoder); its state_dict keys start "<name>."
-BRANCH_MODULE = {"student": "encoder", "target": "target_encoder"}
+BRANCH_MODULE = {"student": "encoder", "target": "target_encoder", "average": "average_encoder"}
 
 
 def branch_state(model_state: Mapping[str, Any], branch: str, source) -> dict:
@@ -194,6 +194,7 @@ def branch_state(model_state: Mapping[str, Any], branch: str, source) -> dict:
     prefix = BRANCH_MODULE[branch] + "."
     state = {k[len(prefix):]: v for k, v in unwrap_state(model_state).items() if k.startswith(prefix)}
     if not state:
-        raise CPMError(f"{source}: has no {branch} encoder (an EMA target exists only where the run had "
-                       f"model.target_momentum > 0): use 'student'")
+        needs = "model.average_last" if branch == "average" else "model.target_momentum"
+        raise CPMError(f"{source}: has no {branch} encoder (it exists only where the run had {needs} > 0): "
+                       f"use 'student'")
     return state

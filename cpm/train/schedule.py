@@ -42,3 +42,9 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 def schedule_state(step: int, **kwargs) -> dict:
     """Plain-data description of the schedule stored in checkpoints (resume needs only ``step``)."""
     return {"name": "warmup_cosine", "step": int(step), **{k: v for k, v in kwargs.items()}}
+
+
+def average_start(epochs: int, average_last: float) -> int:
+    """First epoch of the student's weight average: the last ``average_last`` share of ``epochs`` (rounded), at
+    least one epoch when the share is > 0; ``epochs`` (never) when it is 0."""
+    return epochs - (max(1, round(average_last * epochs)) if average_last > 0 else 0)

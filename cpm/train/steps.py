@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from cpm.config.schema import OptimName
 from cpm.data.streams import to_stream
 from cpm.errors import CPMError
+from cpm.runtime.checkpoint import unwrap
 from cpm.runtime.device import Precision, autocast
 from cpm.runtime.features import make_loader
 from cpm.train.lars import LARS, param_groups
@@ -87,10 +88,11 @@ class StepContext:
     precision: Precision
 
 
-def train_step(ctx: StepContext, batch, lr: float, topk: int,
-               ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def train_step(ctx: StepContext, batch, lr: float, topk: int, ids: torch.Tensor | None = None,
+               average: bool = False) -> dict[str, torch.Tensor]:
     """Augment, forward, backward, update; returns the model's detached scalars (no host sync).
-    `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`)."""
+    `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`); `average`:
+    the step adds to the student's weight average (`model.average_last`)."""
     x, y = batch
     x = x.to(ctx.device, non_blocking=True)
     y = y.to(ctx.device, non_blocking=True)
@@ -102,4 +104,6 @@ def train_step(ctx: StepContext, batch, lr: float, topk: int,
     ctx.scaler.scale(out["loss"]).backward()
     ctx.scaler.step(ctx.optimizer)
     ctx.scaler.update()
+    with autocast(ctx.device, ctx.precision):
+        unwrap(ctx.model).update_average(x1, average)  # no-op unless model.average_last > 0
     return {"loss": out["loss"].detach().float(), **{k: out[k].detach().float() for k in MONITORED if k in out}}

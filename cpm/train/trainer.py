@@ -29,7 +29,7 @@ from cpm.runtime.metrics_file import METRICS_FILE
 from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
 from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
-from cpm.train.schedule import schedule_state, warmup_cosine
+from cpm.train.schedule import average_start, schedule_state, warmup_cosine
 from cpm.train.steps import StepContext, TwoViews, build_optimizer, seeded_loader, train_step
 
 
@@ -161,6 +161,7 @@ class Run:
         self.loader.generator.manual_seed(tc.seed * 100003 + epoch)
         topk = lc.topk if epoch >= lc.pe_start_epoch else 0  # stage 2 (Eq. 8) from pe_start_epoch on
         stage = 2.0 if topk > 0 else 1.0
+        average = epoch >= average_start(tc.epochs, cfg.model.average_last)
         window, total = StepStats(self.device), StepStats(self.device)
         t_epoch = t_win = time.perf_counter()
         win_samples, lr = 0, 0.0
@@ -172,7 +173,7 @@ class Run:
             # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
             lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
             scalars = train_step(self.step_ctx, batch, lr, topk,
-                                 ids=order[i * self.per_rank:(i + 1) * self.per_rank])
+                                 ids=order[i * self.per_rank:(i + 1) * self.per_rank], average=average)
             self.progress.step += 1
             self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
             window.add(scalars)
