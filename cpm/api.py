@@ -29,7 +29,7 @@ def pretrain(cfg, out_dir=None, resume=None, force: bool = False, stop_after: in
 
 def load_encoder(path, map_location="cpu", branch: str | None = None) -> STGCN:
     """The pretrained ST-GCN encoder of a cpm checkpoint, rebuilt from its stored config, in eval mode. `branch`:
-    'student' or the EMA 'target'; None = the run's own eval.encoder."""
+    'student', the EMA 'target' or the student's weight 'average'; None = the run's own eval.encoder."""
     ckpt = load_checkpoint(path, map_location)
     cfg = config_from_dict(ckpt["config"])
     state = branch_state(ckpt["model"], branch or cfg.eval.encoder, f"checkpoint {path}")

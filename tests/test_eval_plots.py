@@ -79,3 +79,20 @@ def test_sweep_png(tmp_path):
     assert _is_png(png)
     with pytest.raises(CPMError, match="nothing to draw"):
         plot_sweep([], tmp_path / "none.png", xlabel="K")
+
+
+def test_training_curves_draw_the_students_knn_dashed_beside_the_eval_encoders(tmp_path, monkeypatch):
+    """With eval.encoder target / average the trainer logs the student's kNN too: same colour, dashed."""
+    from cpm.eval import plots
+
+    log = RunLogger(tmp_path / "avg", tensorboard=False)
+    for e, (knn, student) in enumerate([(40.0, 38.0), (50.0, 45.0)]):
+        log.log("epoch", e, e + 1, {"knn_top1": knn, "knn_student_top1": student, "feat_spread": 0.3})
+    log.close()
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    plots.plot_training_curves([tmp_path / "avg"], tmp_path / "c.png", labels=["avg"])
+    lines = figs[0].axes[0].get_lines()
+    assert [ln.get_label() for ln in lines] == ["avg", "avg (student)"]
+    assert lines[1].get_linestyle() == "--" and lines[1].get_color() == lines[0].get_color()
+    assert lines[1].get_ydata().tolist() == [38.0, 45.0]

@@ -54,21 +54,28 @@ class StepStats:
 
 
 class KnnMonitor:
-    """kNN top-1 (%) on the test split from frozen encoder features, scored by `knn`; datasets are built on
-    first use."""
+    """kNN top-1 (%) on the test split from frozen encoder features, scored by `knn`: {"knn_top1": the encoder
+    eval.encoder names}, plus "knn_student_top1" when that is not the student (the curve it is compared with);
+    datasets are built on first use."""
 
     def __init__(self, cfg, device: torch.device, precision: Precision, knn: KnnFn):
         self.cfg, self.device, self.precision, self.knn = cfg, device, precision, knn
         self.loaders = None
 
-    def __call__(self, model) -> float:
+    def __call__(self, model) -> dict[str, float]:
         cfg = self.cfg
         if self.loaders is None:
             sets = [build_dataset(cfg.data, split) for split in ("train", "test")]
             self.layout = sets[0].layout
             self.num_classes = max(s.num_classes for s in sets)
             self.loaders = [seeded_loader(s, cfg.eval.batch_size, cfg, self.device) for s in sets]
-        encoder = getattr(unwrap(model), BRANCH_MODULE[cfg.eval.encoder])  # the branch the probes read
+        out = {"knn_top1": self._score(getattr(unwrap(model), BRANCH_MODULE[cfg.eval.encoder]))}
+        if cfg.eval.encoder != "student":
+            out["knn_student_top1"] = self._score(unwrap(model).encoder)
+        return out
+
+    def _score(self, encoder) -> float:
+        cfg = self.cfg
         (ftr, ytr), (fte, yte) = (encode_loader(encoder, ld, cfg.data.stream, self.layout, self.device,
                                                 self.precision) for ld in self.loaders)
         return self.knn(ftr, ytr, fte, yte, k=cfg.eval.knn_k, t=cfg.eval.knn_t, num_classes=self.num_classes)

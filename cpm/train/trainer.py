@@ -213,11 +213,12 @@ class Run:
                 print(f"warning (epoch {p.epoch}): {warning}", flush=True)
         if self.knn is not None and (p.epoch % cfg.eval.knn_every == 0 or p.epoch == cfg.train.epochs):
             if info.is_main:
-                means["knn_top1"] = self.knn(self.model)
+                means.update(self.knn(self.model))
         dist.barrier()
         logger.log("epoch", epoch, p.step, means)
         if info.is_main:
             knn = f", kNN {means['knn_top1']:.1f}%" if "knn_top1" in means else ""
+            knn += f" (student {means['knn_student_top1']:.1f}%)" if "knn_student_top1" in means else ""
             knn += f", features: spread {100 * means['feat_spread']:.1f}%, rank {means['feat_rank']:.1f}"
             print(f"epoch {p.epoch}/{cfg.train.epochs} stage {int(means['stage'])}: loss {means['loss']:.4f}, "
                   f"lr {means['lr']:.4g}, {means['samples_per_s']:.1f} samples/s{knn}", flush=True)
