@@ -14,7 +14,7 @@ from cpm.runtime.checkpoint import load_checkpoint
 from cpm.train import trainer
 from cpm.train.schedule import average_start
 
-from test_trainer import tiny
+from test_trainer import step_losses, tiny
 
 
 def _views(n=6, t=16, seed=0):
@@ -157,6 +157,10 @@ def test_run_checkpoints_resumes_and_probes_the_average(tmp_path):
     for key, value in enc.encoder.state_dict().items():
         assert torch.equal(value.cpu(), avg[key]), key
     assert not torch.equal(state["average_encoder.data_bn.weight"], state["encoder.data_bn.weight"])
+    plain = trainer.pretrain(tiny(4), tmp_path / "plain")  # the trainer's student is untouched by the average
+    assert step_losses(tmp_path / "plain") == step_losses(tmp_path / "full")
+    plain_state = load_checkpoint(plain.checkpoint)["model"]
+    assert all(torch.equal(v, state[k]) for k, v in plain_state.items() if k.startswith("encoder."))
     trainer.pretrain(_avg_cfg(), tmp_path / "split", stop_after=3)
     trainer.pretrain(_avg_cfg(), tmp_path / "split", resume="auto")
     resumed = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
