@@ -42,7 +42,7 @@ def test_load_encoder_reads_the_chosen_branch(tiny_cfg, tmp_path):
     tiny_cfg.eval.encoder = "target"
     _save(model, tiny_cfg, tmp_path / "ema_target.pt")
     assert torch.allclose(cpm.load_encoder(tmp_path / "ema_target.pt")(x), model.target_encoder(x))
-    with pytest.raises(CPMError, match="branch: expected student\\|target, got .teacher."):
+    with pytest.raises(CPMError, match="branch: expected student\\|target\\|average, got .teacher."):
         cpm.load_encoder(tmp_path / "ema.pt", branch="teacher")
     tiny_cfg.model.target_momentum, tiny_cfg.eval.encoder = 0.0, "student"
     _save(cpm.build_model(tiny_cfg), tiny_cfg, tmp_path / "shared.pt")

@@ -48,7 +48,9 @@ def test_round_trip_through_dict():
     ("loss:\n  topk: 500\n  queue_size: 100\n", "'loss.topk'"),
     ("loss:\n  pe_start_epoch: 500\n", "'loss.pe_start_epoch': must be in \\[0, train.epochs=400\\]"),
     ("data:\n  stream: velocity\n", "'data.stream'"),
-    ("eval:\n  encoder: teacher\n", "'eval.encoder': expected student\\|target, got 'teacher'"),
+    ("eval:\n  encoder: teacher\n", "'eval.encoder': expected student\\|target\\|average, got 'teacher'"),
+    ("eval:\n  encoder: average\n", "'eval.encoder': 'average' reads the student's weight average, which needs model"),
+    ("model:\n  average_last: -0.5\n", "'model.average_last': must be in \\[0, 1\\]"),
     ("eval:\n  encoder: target\n", "'eval.encoder': 'target' reads the EMA target branch, which needs model.target_m"),
     ("loss: [1, 2]\n", "section 'loss': expected a mapping"),
 ])
