@@ -130,9 +130,10 @@ def plot_training_curves(runs, path, labels=None) -> Path:
             label = labels[i] if labels else Path(run).name
             if ep.size:
                 line, = ax.plot(ep, scale * val, marker="o" if ep.size < 15 else None, ms=3, label=label)
-                sep, sval = epoch_curve(run, "knn_student_top1") if key == "knn_top1" else (ep[:0], val[:0])
-                if sep.size:  # eval.encoder target / average: the student's curve, dashed, beside it
-                    ax.plot(sep, scale * sval, ls="--", color=line.get_color(), label=f"{label} (student)")
+                if key == "knn_top1":  # eval.encoder target / average: the student's curve, dashed, beside it
+                    sep, sval = epoch_curve(run, "knn_student_top1")
+                    if sep.size:
+                        ax.plot(sep, scale * sval, ls="--", color=line.get_color(), label=f"{label} (student)")
         ax.set(xlabel="epoch", ylabel=ylabel)
         ax.grid(alpha=0.3)
     for ax in axes.flat:  # the first panel with lines carries the legend
