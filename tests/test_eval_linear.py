@@ -81,6 +81,36 @@ def test_standardized_probe_runs_at_its_own_lr():
     assert standardized_top1(ftr, ytr, fte, yte, 4, slow) == pytest.approx(by_hand(0.03))
 
 
+def test_standardized_probe_has_its_own_weight_decay(monkeypatch):
+    import cpm.eval.linear as lin
+
+    seen = []
+
+    def spy(feats, labels, num_classes, ecfg, seed=0, progress=False):
+        seen.append((ecfg.linear_lr, ecfg.linear_weight_decay))
+        return real(feats, labels, num_classes, ecfg, seed, progress)
+
+    real = lin.train_linear
+    monkeypatch.setattr(lin, "train_linear", spy)
+    f, y = torch.randn(12, 3), torch.arange(12) % 3
+    ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=4, linear_lr=3.0, linear_weight_decay=0.5)
+    lin.standardized_top1(f, y, f, y, 3, ecfg)  # the lineage probe's decay is not the z-scored probe's
+    lin.standardized_top1(f, y, f, y, 3, replace(ecfg, standardized_lr=0.03, standardized_weight_decay=0.01))
+    assert seen == [(3.0, 0.0), (0.03, 0.01)]
+
+
+def test_weight_decay_step_by_hand():
+    feats, y = torch.randn(8, 4), torch.arange(8) % 2
+    ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=0.5, linear_momentum=0.0,
+                   linear_weight_decay=0.1)
+    fc, _ = train_linear(feats, y, 2, ecfg, seed=0, progress=False)
+    from cpm.eval.linear import new_classifier
+    ref = new_classifier(4, 2, 0)
+    torch.nn.functional.cross_entropy(ref(feats), y).backward()
+    # one full-batch SGD step with L2: w1 = w0 - lr * (grad + wd * w0)
+    assert torch.allclose(fc.weight, ref.weight - 0.5 * (ref.weight.grad + 0.1 * ref.weight), atol=1e-6)
+
+
 def test_lr_schedule_steps_at_milestone():
     feats, y = torch.randn(8, 4), torch.arange(8) % 2
     ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=1.0, linear_momentum=0.0)

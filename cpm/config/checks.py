@@ -131,6 +131,8 @@ def validate(cfg) -> None:
     _check(e.knn_t > 0, "eval.knn_t", f"must be > 0, got {e.knn_t}")
     _check(e.standardized_lr >= 0, "eval.standardized_lr",
            f"must be >= 0 (0 = eval.linear_lr), got {e.standardized_lr}")
+    _check(e.standardized_weight_decay >= 0, "eval.standardized_weight_decay",
+           f"must be >= 0, got {e.standardized_weight_decay}")
     _check(e.batch_size >= 2, "eval.batch_size", f"must be >= 2 (BatchNorm while fine-tuning), got {e.batch_size}")
     for kind in ("linear", "finetune"):
         epochs, lr, mom, wd, stones = (getattr(e, f"{kind}_{k}") for k in

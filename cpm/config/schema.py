@@ -188,6 +188,8 @@ class EvalConfig:
     linear_standardize: bool = True  # also probe z-scored features (train-split mean/std, MAE) and report both
     standardized_lr: float = 0.0  # SGD lr of that z-scored probe; 0 = linear_lr. Its inputs have unit variance,
     # the lineage's lr 3.0 was set for raw features (MSR Action3D CV: 0.03 gives +4.9, docs/learning.md 2i)
+    standardized_weight_decay: float = 0.0  # L2 of that z-scored probe (its own; linear_weight_decay is the lineage
+    # probe's): few clips a class fit exactly, so small datasets regularise it (SimCLR/BYOL transfer probes, L2 by val)
     batch_size: int = 256  # evaluation batch size (linear probe, fine-tuning, features); CrosSCLR/AimCLR: 128
     linear_test_every: int = 5  # linear probe: test top-1 every N epochs and at the last (lineage eval_interval: 5)
     report: Report = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored

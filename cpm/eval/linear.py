@@ -138,10 +138,11 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
 def standardized_top1(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, yte: torch.Tensor,
                       num_classes: int, ecfg, seed: int = 0, progress: bool = False) -> float:
     """Top-1 % on (fte, yte) of the linear probe trained on z-scored features (`standardize`, `train_linear`,
-    its last epoch), at `ecfg.standardized_lr` (0 = `ecfg.linear_lr`)."""
+    its last epoch), at `ecfg.standardized_lr` (0 = `ecfg.linear_lr`) with weight decay
+    `ecfg.standardized_weight_decay`."""
     ztr, zte = standardize(ftr, fte)
-    if ecfg.standardized_lr > 0:
-        ecfg = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr)
+    ecfg = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr or ecfg.linear_lr,
+                               linear_weight_decay=ecfg.standardized_weight_decay)
     fc, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
     return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
 
