@@ -99,28 +99,18 @@ def test_standardized_probe_has_its_own_weight_decay(monkeypatch):
     assert seen == [(3.0, 0.0), (0.03, 0.01)]
 
 
-def test_weight_decay_step_by_hand():
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_lr_schedule_steps_at_milestone(wd):
     feats, y = torch.randn(8, 4), torch.arange(8) % 2
-    ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=0.5, linear_momentum=0.0,
-                   linear_weight_decay=0.1)
+    ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=1.0, linear_momentum=0.0,
+                   linear_weight_decay=wd)
     fc, _ = train_linear(feats, y, 2, ecfg, seed=0, progress=False)
-    from cpm.eval.linear import new_classifier
-    ref = new_classifier(4, 2, 0)
-    torch.nn.functional.cross_entropy(ref(feats), y).backward()
-    # one full-batch SGD step with L2: w1 = w0 - lr * (grad + wd * w0)
-    assert torch.allclose(fc.weight, ref.weight - 0.5 * (ref.weight.grad + 0.1 * ref.weight), atol=1e-6)
-
-
-def test_lr_schedule_steps_at_milestone():
-    feats, y = torch.randn(8, 4), torch.arange(8) % 2
-    ecfg = replace(EvalConfig(), linear_epochs=1, batch_size=8, linear_lr=1.0, linear_momentum=0.0)
-    fc, _ = train_linear(feats, y, 2, ecfg, seed=0, progress=False)
-    # one full-batch plain SGD step from the seeded init: w1 = w0 - lr * grad
+    # one full-batch plain SGD step from the seeded init, with L2: w1 = w0 - lr * (grad + wd * w0)
     from cpm.eval.linear import new_classifier
     ref = new_classifier(4, 2, 0)
     loss = torch.nn.functional.cross_entropy(ref(feats), y)
     loss.backward()
-    assert torch.allclose(fc.weight, ref.weight - 1.0 * ref.weight.grad, atol=1e-6)
+    assert torch.allclose(fc.weight, ref.weight - 1.0 * (ref.weight.grad + wd * ref.weight), atol=1e-6)
     with pytest.raises(CPMError, match="eval.linear_epochs"):
         train_linear(feats, y, 2, replace(ecfg, linear_epochs=0), progress=False)
     with pytest.raises(CPMError, match="eval.linear_milestones"):
