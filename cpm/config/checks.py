@@ -127,6 +127,7 @@ def validate(cfg) -> None:
            f"must be in [0, loss.queue_size={lo.queue_size}], got {e.mining_k}")
     _check(bool(t.out_dir.strip()), "train.out_dir", "must name a folder, got an empty string")
     _check(e.knn_every >= 0, "eval.knn_every", f"must be >= 0 (0 = off), got {e.knn_every}")
+    _check(e.precise_bn >= 0, "eval.precise_bn", f"must be >= 0 (0 = off), got {e.precise_bn}")
     _check(e.knn_k >= 1, "eval.knn_k", f"must be >= 1, got {e.knn_k}")
     _check(e.knn_t > 0, "eval.knn_t", f"must be > 0, got {e.knn_t}")
     _check(e.standardized_lr >= 0, "eval.standardized_lr",

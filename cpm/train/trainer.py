@@ -21,6 +21,7 @@ from cpm.data.transforms import BatchAugment, NumpyAugment
 from cpm.errors import CPMError
 from cpm.models import build_model
 from cpm.runtime import checkpoint as ck
+from cpm.runtime.checkpoint import BRANCH_MODULE, unwrap
 from cpm.runtime.device import choose_precision
 from cpm.runtime.host_memory import keep_freed_memory
 from cpm.train import distributed as dist
@@ -28,6 +29,7 @@ from cpm.train import runstate
 from cpm.runtime.metrics_file import METRICS_FILE
 from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
+from cpm.train.precise_bn import PreciseBN
 from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
 from cpm.train.schedule import average_start, schedule_state, warmup_cosine
 from cpm.train.steps import StepContext, TwoViews, build_optimizer, seeded_loader, train_step
@@ -118,6 +120,8 @@ class Run:
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
         self.knn = KnnMonitor(cfg, self.device, self.precision, knn) if cfg.eval.knn_every > 0 else None
         self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
+        self.precise_bn = PreciseBN(cfg, self.train_set, self.per_rank, self.device, self.precision,
+                                    coords) if cfg.eval.precise_bn > 0 else None
         self.bad_step = torch.full((), NO_BAD_STEP, dtype=torch.long, device=self.device)
 
     def result(self, tb_dir: Path) -> RunResult:
@@ -205,15 +209,17 @@ class Run:
         """kNN probe when due, epoch scalars, checkpoints (rank 0 writes, every rank gives its RNG state)."""
         cfg, info, p = self.cfg, self.info, self.progress
         p.epoch = epoch + 1
+        knn_due = self.knn is not None and (p.epoch % cfg.eval.knn_every == 0 or p.epoch == cfg.train.epochs)
+        if self.precise_bn is not None and info.is_main and (knn_due or p.epoch == cfg.train.epochs):
+            self.precise_bn(getattr(unwrap(self.model), BRANCH_MODULE[cfg.eval.encoder]), epoch)
         if info.is_main:
             means.update(self.probe(self.model))
             warning = collapse_warning(means["feat_spread"], means["feat_rank"])
             # a random-init ST-GCN's features barely differ between clips: judge only after the warmup
             if warning and p.epoch > cfg.schedule.warmup_epochs:
                 print(f"warning (epoch {p.epoch}): {warning}", flush=True)
-        if self.knn is not None and (p.epoch % cfg.eval.knn_every == 0 or p.epoch == cfg.train.epochs):
-            if info.is_main:
-                means.update(self.knn(self.model))
+        if knn_due and info.is_main:
+            means.update(self.knn(self.model))
         dist.barrier()
         logger.log("epoch", epoch, p.step, means)
         if info.is_main:
