@@ -179,11 +179,11 @@ class EvalConfig:
     # or the student's weight average over the last model.average_last of the run (needs it > 0)
     encoder: EncoderBranch = "student"
     knn_k: int = 20  # neighbours of the weighted cosine kNN
-    # BN statistics of that encoder re-estimated as a plain average over this many augmented training batches
-    # (two views each) before every kNN check and the final checkpoint (PreciseBN, Wu & Johnson 2021): the EMA
-    # running statistics remember ~5 steps; 0 = keep them as they are (lineage)
-    precise_bn: int = 0
     knn_t: float = 0.1  # temperature of the kNN vote weights exp(sim / t)
+    # BN statistics of the evaluated encoder re-estimated as a plain average over this many augmented training
+    # batches (two views each) before every kNN check and the final checkpoint (PreciseBN, Wu & Johnson 2021): the
+    # EMA running statistics remember ~5 steps; 0 = keep them as they are (lineage)
+    precise_bn: int = 0
     linear_epochs: int = 100  # linear probe epochs (paper 4.2)
     linear_lr: float = 3.0  # linear probe SGD learning rate (CrosSCLR/AimCLR)
     linear_momentum: float = 0.9  # linear probe SGD momentum
