@@ -182,7 +182,8 @@ class EvalConfig:
     knn_t: float = 0.1  # temperature of the kNN vote weights exp(sim / t)
     # BN statistics of the evaluated encoder re-estimated as a plain average over this many augmented training
     # batches (two views each) before every kNN check and the final checkpoint (PreciseBN, Wu & Johnson 2021): the
-    # EMA running statistics remember ~5 steps; 0 = keep them as they are (lineage)
+    # EMA running statistics remember ~5 steps; 0 = keep them as they are (lineage). Acts in pretraining: the probes
+    # of linear_eval.py etc. read the statistics the checkpoint carries
     precise_bn: int = 0
     linear_epochs: int = 100  # linear probe epochs (paper 4.2)
     linear_lr: float = 3.0  # linear probe SGD learning rate (CrosSCLR/AimCLR)
