@@ -48,14 +48,21 @@ def test_no_batches_keeps_the_statistics_and_eval_mode_stays():
 def test_training_is_unchanged_and_the_last_checkpoint_holds_the_estimate(tmp_path):
     """3 epochs of 3 steps with the kNN every 2 epochs: the same step losses and weights with and without
     eval.precise_bn, the global RNG untouched; last.pt's BN statistics differ from the EMA ones; the kNN is read
-    after the estimate (epochs 2 and 3)."""
-    runs = {}
+    after the estimate (epochs 2 and 3): its features differ from those of the same weights under the EMA."""
+    runs, feats = {}, {0: [], 4: []}
     for n in (0, 4):
         cfg = tiny()
         cfg.eval.knn_every, cfg.eval.precise_bn = 2, n
+
+        def knn(ftr, *_, **__):
+            feats[n].append(ftr.clone())
+            return 50.0
+
         out = tmp_path / f"pbn{n}"
-        trainer.pretrain(cfg, out, knn=lambda *a, **k: 50.0)
+        trainer.pretrain(cfg, out, knn=knn)
         runs[n] = (step_losses(out), load_checkpoint(out / "last.pt")["model"], torch.get_rng_state())
+    assert len(feats[0]) == len(feats[4]) == 2
+    assert not any(torch.allclose(a, b) for a, b in zip(feats[0], feats[4]))
     assert runs[0][0] == runs[4][0] and len(runs[0][0]) == 9
     assert torch.equal(runs[0][2], runs[4][2])
     a, b = runs[0][1], runs[4][1]
