@@ -84,6 +84,9 @@ def test_missing_file_and_bad_override(tmp_path):
     ("eval.knn_k=0", "'eval.knn_k': must be >= 1"),
     ("eval.standardized_lr=-0.1", r"'eval.standardized_lr': must be >= 0 \(0 = eval.linear_lr\), got -0.1"),
     ("eval.standardized_weight_decay=-1e-3", r"'eval.standardized_weight_decay': must be >= 0, got -0.001"),
+    ("eval.standardized_solver=lbfgs", r"'eval.standardized_weight_decay': eval.standardized_solver 'lbfgs' needs an "
+                                       r"L2 > 0 .* got 0.0$"),
+    ("eval.standardized_solver=adam", r"'eval.standardized_solver'.*sgd.*lbfgs"),
     ("train.device=gpu", "'train.device': expected auto|cpu|cuda|cuda:N, got 'gpu'"),
     ("model.temporal_kernel=4", "'model.temporal_kernel': must be an odd number"),
     ("eval.linear_milestones=[0]", "'eval.linear_milestones': expected a list of epochs >= 1"),

@@ -134,6 +134,10 @@ def validate(cfg) -> None:
            f"must be >= 0 (0 = eval.linear_lr), got {e.standardized_lr}")
     _check(e.standardized_weight_decay >= 0, "eval.standardized_weight_decay",
            f"must be >= 0, got {e.standardized_weight_decay}")
+    if _one_of(_check, e, "standardized_solver", "eval"):
+        _check(e.standardized_solver != "lbfgs" or e.standardized_weight_decay > 0, "eval.standardized_weight_decay",
+               f"eval.standardized_solver 'lbfgs' needs an L2 > 0 (separable classes have no optimum without one), "
+               f"got {e.standardized_weight_decay}")
     _check(e.batch_size >= 2, "eval.batch_size", f"must be >= 2 (BatchNorm while fine-tuning), got {e.batch_size}")
     for kind in ("linear", "finetune"):
         epochs, lr, mom, wd, stones = (getattr(e, f"{kind}_{k}") for k in

@@ -22,6 +22,7 @@ OptimName = Literal["lars", "sgd"]
 EncoderBranch = Literal["student", "target", "average"]
 AmpMode = Literal["auto", "bf16", "fp16", "off"]
 Report = Literal["last", "best"]
+ProbeSolver = Literal["sgd", "lbfgs"]
 MSR_TRAIN_SUBJECTS = (1, 3, 5, 7, 9)  # MSR Action3D cross-subject training performers (Li et al. 2010): the
 # values data.validation_subjects may hold, and the training split of cpm/data/readers.py
 
@@ -195,6 +196,10 @@ class EvalConfig:
     # the lineage's lr 3.0 was set for raw features (MSR Action3D CV: 0.03 gives +4.9, docs/learning.md 2i)
     standardized_weight_decay: float = 0.0  # L2 of that z-scored probe (its own; linear_weight_decay is the lineage
     # probe's): few clips a class fit exactly, so small datasets regularise it (SimCLR/BYOL transfer probes, L2 by val)
+    # how that z-scored probe is fitted: sgd = the lineage's epochs and milestones at standardized_lr (where it stops
+    # moves with the probe seed); lbfgs = its objective solved to convergence, full batch in float64 (CLIP/SimCLR's
+    # scikit-learn transfer probe): one answer per checkpoint, needs standardized_weight_decay > 0
+    standardized_solver: ProbeSolver = "sgd"
     batch_size: int = 256  # evaluation batch size (linear probe, fine-tuning, features); CrosSCLR/AimCLR: 128
     linear_test_every: int = 5  # linear probe: test top-1 every N epochs and at the last (lineage eval_interval: 5)
     report: Report = "last"  # linear `top1` = last epoch | best tested epoch (CrosSCLR/AimCLR); both are stored

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from cpm.errors import CPMError
 from cpm.eval.features import num_classes_of, snapshot_state
+from cpm.eval.logistic import fit_logistic
 from cpm.eval.metrics import classification_report
 from cpm.runtime.features import dataset_layout, encode_batch, extract_features, make_loader
 
@@ -137,10 +138,13 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
 
 def standardized_top1(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, yte: torch.Tensor,
                       num_classes: int, ecfg, seed: int = 0, progress: bool = False) -> float:
-    """Top-1 % on (fte, yte) of the linear probe trained on z-scored features (`standardize`, `train_linear`,
-    its last epoch), at `ecfg.standardized_lr` (0 = `ecfg.linear_lr`) with weight decay
-    `ecfg.standardized_weight_decay`."""
+    """Top-1 % on (fte, yte) of the linear probe on z-scored features (`standardize`) with L2
+    `ecfg.standardized_weight_decay`: `ecfg.standardized_solver` sgd = `train_linear`'s last epoch at
+    `ecfg.standardized_lr` (0 = `ecfg.linear_lr`); lbfgs = `fit_logistic`, the same objective's optimum (no seed)."""
     ztr, zte = standardize(ftr, fte)
+    if ecfg.standardized_solver == "lbfgs":
+        fc = fit_logistic(ztr, ytr, num_classes, ecfg.standardized_weight_decay)
+        return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
     ecfg = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr or ecfg.linear_lr,
                                linear_weight_decay=ecfg.standardized_weight_decay)
     fc, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
