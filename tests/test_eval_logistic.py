@@ -70,3 +70,12 @@ def test_standardized_top1_uses_the_solver_and_no_seed(monkeypatch):
     monkeypatch.setattr(lin, "train_linear", lambda *a, **k: pytest.fail("lbfgs must not run the SGD probe"))
     standardized_top1(ftr, ytr, fte, yte, 4, ecfg)
     assert seen == [0.01]
+
+
+def test_says_when_it_stops_before_the_optimum(capsys):
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(30, 4, generator=g), torch.arange(30) % 3
+    fit_logistic(x, y, 3, 1e-3)
+    assert capsys.readouterr().out == ""  # converged: silent
+    fit_logistic(x, y, 3, 1e-3, max_iter=2)
+    assert "lbfgs probe stopped after 2 iterations" in capsys.readouterr().out
