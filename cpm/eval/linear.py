@@ -144,10 +144,10 @@ def standardized_top1(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, y
     ztr, zte = standardize(ftr, fte)
     if ecfg.standardized_solver == "lbfgs":
         fc = fit_logistic(ztr, ytr, num_classes, ecfg.standardized_weight_decay)
-        return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
-    ecfg = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr or ecfg.linear_lr,
-                               linear_weight_decay=ecfg.standardized_weight_decay)
-    fc, _ = train_linear(ztr, ytr, num_classes, ecfg, seed, progress)
+    else:
+        sgd = dataclasses.replace(ecfg, linear_lr=ecfg.standardized_lr or ecfg.linear_lr,
+                                  linear_weight_decay=ecfg.standardized_weight_decay)
+        fc, _ = train_linear(ztr, ytr, num_classes, sgd, seed, progress)
     return classification_report(class_scores(fc, zte), yte.cpu())["top1"]
 
 
