@@ -106,6 +106,15 @@ def test_value_checks_name_the_key(override, msg):
     assert "\n" not in str(err.value)
 
 
+def test_cosine_momentum_schedule_needs_an_ema_target():
+    with pytest.raises(CPMError, match=r"'model.target_momentum_schedule': 'cosine' raises the EMA target's momentum "
+                                       r"to 1, which needs model.target_momentum > 0"):
+        load_config(DEMO, ["model.target_momentum=0", "model.target_momentum_schedule=cosine"])
+    with pytest.raises(CPMError, match=r"'model.target_momentum_schedule': expected constant\|cosine, got 'linear'"):
+        load_config(DEMO, ["model.target_momentum_schedule=linear"])
+    assert load_config(DEMO, ["model.target_momentum_schedule=cosine"]).model.target_momentum_schedule == "cosine"
+
+
 def test_all_problems_are_reported_at_once():
     with pytest.raises(CPMError) as err:
         load_config(DEMO, ["train.epochs=-1", "eval.knn_k=0", "optim.lrr=1", "loss.tau=x"])

@@ -107,6 +107,21 @@ def test_ema_update_formula(tiny_cfg):
     assert all(torch.allclose(p, torch.full_like(p, 3.0)) for p in m.target_encoder.parameters())
 
 
+def test_forward_applies_the_momentum_it_is_given(tiny_cfg):
+    """The trainer's scheduled momentum (model.target_momentum_schedule) reaches the EMA step; None keeps the
+    model's own. Breaks if the argument is dropped on the way."""
+    m = _model(tiny_cfg, target_momentum=0.75)
+    with torch.no_grad():
+        for p in m.target_encoder.parameters():
+            p.fill_(2.0)
+        for p in m.encoder.parameters():
+            p.fill_(6.0)
+    m(*_views(), topk=0, momentum=0.5)
+    assert all(torch.allclose(p, torch.full_like(p, 4.0)) for p in m.target_encoder.parameters())
+    m(*_views(), topk=0)
+    assert all(torch.allclose(p, torch.full_like(p, 0.75 * 4.0 + 0.25 * 6.0)) for p in m.target_encoder.parameters())
+
+
 def test_ema_target_keeps_its_own_bn_statistics(tiny_cfg):
     """The EMA step touches parameters only (MoCo): the target's BN running statistics are those of its own
     forward passes, not the student's. Breaks if the student's buffers are copied over them. Training does not
@@ -129,8 +144,8 @@ def test_ema_target_keeps_its_own_bn_statistics(tiny_cfg):
     # the previous behaviour (buffers copied after each EMA step) trains to the same losses
     orig = type(old)._update_target
 
-    def copying(self):
-        orig(self)
+    def copying(self, momentum=None):
+        orig(self, momentum)
         for tgt, src in ((self.target_encoder, self.encoder), (self.target_projector, self.projector)):
             for bt, bs in zip(tgt.buffers(), src.buffers()):
                 bt.copy_(bs)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cpm.errors import CPMError
-from cpm.train.schedule import set_lr, warmup_cosine
+from cpm.train.schedule import set_lr, target_momentum, warmup_cosine
 
 KW = dict(base_lr=0.5, final_lr=0.0005, warmup_steps=10, total_steps=40)
 
@@ -66,3 +66,14 @@ def test_fixed_predictor_lr_keeps_the_predictor_at_the_peak(tiny_cfg, name):
     opt = build_optimizer(model, tiny_cfg.optim)
     set_lr(opt, 0.01)
     assert all(g["lr"] == 0.01 for g in opt.param_groups)
+
+
+def test_target_momentum_constant_and_cosine():
+    """BYOL's tau = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2: base at step 0, half-way to 1 at K / 2, 1 from K on."""
+    assert [target_momentum(k, base=0.99, total_steps=40) for k in (0, 20, 40, 99)] == [0.99] * 4
+    cos = [target_momentum(k, base=0.99, total_steps=40, schedule="cosine") for k in range(45)]
+    assert cos[0] == pytest.approx(0.99) and cos[20] == pytest.approx(0.995) and cos[40] == cos[44] == 1.0
+    assert cos[10] == pytest.approx(1 - 0.01 * (1 + math.cos(math.pi / 4)) / 2)
+    assert all(a < b for a, b in zip(cos[:40], cos[1:41]))
+    with pytest.raises(CPMError, match="constant|cosine"):
+        target_momentum(0, base=0.99, total_steps=40, schedule="linear")

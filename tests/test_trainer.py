@@ -1,5 +1,6 @@
 """The pretraining loop on the embedded synthetic data (tiny shapes): exact resume, NaN stop, out-dir policy."""
 import json
+import math
 
 import pytest
 import torch
@@ -56,6 +57,27 @@ def test_resume_gives_the_same_losses(tmp_path):
         assert torch.equal(v, sb["model"][k]), k
     assert int(sa["model"]["queue.ptr"]) == 9 * 16 % 32
     assert sorted(p.name for p in (tmp_path / "full").glob("*.pt")) == ["epoch_0002.pt", "last.pt"]
+
+
+def test_the_cosine_momentum_schedule_reaches_every_step(tmp_path, monkeypatch):
+    """model.target_momentum_schedule=cosine: step k of K gets 1 - (1 - m)(1 + cos(pi k / K)) / 2 (BYOL); the
+    constant schedule gives m every step."""
+    seen = []
+
+    def spy(*args, momentum=None, **kwargs):
+        seen.append(momentum)
+        return step(*args, momentum=momentum, **kwargs)
+
+    step = trainer.train_step
+    monkeypatch.setattr(trainer, "train_step", spy)
+    cfg = tiny()
+    cfg.model.target_momentum, cfg.model.target_momentum_schedule = 0.9, "cosine"
+    trainer.pretrain(cfg, tmp_path / "cos")
+    assert seen == pytest.approx([1 - 0.1 * (1 + math.cos(math.pi * k / 9)) / 2 for k in range(9)])
+    seen.clear()
+    cfg.model.target_momentum_schedule = "constant"
+    trainer.pretrain(cfg, tmp_path / "const")
+    assert seen == [0.9] * 9
 
 
 def test_queue_records_the_sample_ids_of_the_sampler_order_and_epochs_log_feature_stats(tmp_path):

@@ -90,6 +90,10 @@ def validate(cfg) -> None:
     _check(0.0 <= m.dropout < 1.0, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     momentum_ok = _check(0.0 <= m.target_momentum < 1.0, "model.target_momentum",
                          f"must be in [0, 1), got {m.target_momentum}")
+    if momentum_ok and _one_of(_check, m, "target_momentum_schedule", "model"):
+        _check(m.target_momentum_schedule == "constant" or m.target_momentum > 0, "model.target_momentum_schedule",
+               f"'{m.target_momentum_schedule}' raises the EMA target's momentum to 1, which needs "
+               f"model.target_momentum > 0 (got 0: the target shares the student's weights)")
     average_ok = _check(0.0 <= m.average_last <= 1.0, "model.average_last",
                         f"must be in [0, 1] (a share of train.epochs; 0 = off), got {m.average_last}")
     if momentum_ok and average_ok and _one_of(_check, e, "encoder", "eval"):

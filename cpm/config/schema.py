@@ -23,6 +23,7 @@ EncoderBranch = Literal["student", "target", "average"]
 AmpMode = Literal["auto", "bf16", "fp16", "off"]
 Report = Literal["last", "best"]
 ProbeSolver = Literal["sgd", "lbfgs"]
+MomentumSchedule = Literal["constant", "cosine"]
 MSR_TRAIN_SUBJECTS = (1, 3, 5, 7, 9)  # MSR Action3D cross-subject training performers (Li et al. 2010): the
 # values data.validation_subjects may hold, and the training split of cpm/data/readers.py
 
@@ -122,6 +123,10 @@ class ModelConfig:
     pred_hidden: int = 512  # predictor: proj_dim -> pred_hidden -> proj_dim (paper 4.2)
     symmetric: bool = True  # average the loss over both views as student (SimSiam); False = x1 student only
     target_momentum: float = 0.0  # 0 = SimSiam shared weights + stop-grad (paper); >0 = EMA target (BYOL/MoCo)
+    # constant: the EMA momentum stays target_momentum; cosine: it rises from target_momentum at step 0 to 1 at the
+    # last step, m = 1 - (1 - target_momentum)(1 + cos(pi k / K)) / 2 (BYOL Sec. 3.2, MoCo v3), so the target
+    # (the queue's and the mining's embedding) settles as training ends; needs target_momentum > 0
+    target_momentum_schedule: MomentumSchedule = "constant"
     # share of the run, at its end, over which a uniform average of the student's weights is kept (SWA, Izmailov et
     # al. 2018; Polyak averaging) for eval.encoder=average; BN statistics from its own passes; 0 = off (paper)
     average_last: float = 0.0

@@ -56,11 +56,11 @@ class CPM(nn.Module):
             self.register_buffer("average_count", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def _update_target(self) -> None:
-        """theta' <- m theta' + (1 - m) theta over the parameters only. The target's BN running statistics stay
+    def _update_target(self, momentum: float | None = None) -> None:
+        """theta' <- m theta' + (1 - m) theta over the parameters only (m = `momentum`, default the model's). The target's BN running statistics stay
         its own, updated by its own forward passes (MoCo's key encoder): its weights are not the student's, so the
         student's statistics would not fit them in eval mode. Training is unaffected (BN uses batch statistics)."""
-        m = self.target_momentum
+        m = self.target_momentum if momentum is None else momentum
         pairs = [(self.target_encoder, self.encoder), (self.target_projector, self.projector)]
         for tgt, src in pairs:
             for pt, ps in zip(tgt.parameters(), src.parameters()):
@@ -106,11 +106,12 @@ class CPM(nn.Module):
             return self._centered(self.target_projector(self.target_encoder(x)))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, topk: int = 0, labels: torch.Tensor | None = None,
-                ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                ids: torch.Tensor | None = None, momentum: float | None = None) -> dict[str, torch.Tensor]:
         """`labels` feed the mining-precision monitor only; `ids` (training-sample indices) the self-copy
-        monitor and, with `exclude_self`, the loss."""
+        monitor and, with `exclude_self`, the loss; `momentum` this step's EMA momentum (the trainer's
+        `model.target_momentum_schedule`; None = `target_momentum`)."""
         if self.target_momentum > 0 and self.training:
-            self._update_target()
+            self._update_target(momentum)
         z1, z2 = self.embed(x1), self.embed(x2)
         p1 = self.predictor(z1)
         p2 = self.predictor(z2) if self.symmetric else None

@@ -32,6 +32,17 @@ def warmup_cosine(step: int, *, base_lr: float, final_lr: float, warmup_steps: i
     return final_lr + (base_lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def target_momentum(step: int, *, base: float, total_steps: int, schedule: str = "constant") -> float:
+    """EMA momentum at global iteration ``step``: ``base`` (constant), or BYOL's cosine rise to 1 (Sec. 3.2)
+    ``1 - (1 - base) * (1 + cos(pi * k / K)) / 2`` with ``k = min(step, K)``, ``K = total_steps``."""
+    if schedule == "constant":
+        return base
+    if schedule != "cosine" or total_steps <= 0:
+        raise CPMError(f"target momentum schedule: expected constant|cosine and total_steps > 0, got "
+                       f"'{schedule}', {total_steps}")
+    return 1.0 - (1.0 - base) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Write ``lr`` into every param group (groups may carry their own ``lr_scale``, default 1); groups with a
     ``fixed_lr`` (SimSiam's fixed predictor lr) keep it."""

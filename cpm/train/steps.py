@@ -89,17 +89,17 @@ class StepContext:
 
 
 def train_step(ctx: StepContext, batch, lr: float, topk: int, ids: torch.Tensor | None = None,
-               average: bool = False) -> dict[str, torch.Tensor]:
+               average: bool = False, momentum: float | None = None) -> dict[str, torch.Tensor]:
     """Augment, forward, backward, update; returns the model's detached scalars (no host sync).
     `ids` are the batch's training-sample indices (queue self-copy monitor, `loss.exclude_self`); `average`:
-    the step adds to the student's weight average (`model.average_last`)."""
+    the step adds to the student's weight average (`model.average_last`); `momentum`: this step's EMA momentum."""
     x, y = batch
     x = x.to(ctx.device, non_blocking=True)
     y = y.to(ctx.device, non_blocking=True)
     x1, x2 = make_views(x, ctx.augment, ctx.stream, ctx.layout)
     set_lr(ctx.optimizer, lr)
     with autocast(ctx.device, ctx.precision):
-        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids)  # labels feed the mining-precision monitor only
+        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids, momentum=momentum)  # labels feed the mining-precision monitor only
     ctx.optimizer.zero_grad(set_to_none=True)
     ctx.scaler.scale(out["loss"]).backward()
     ctx.scaler.step(ctx.optimizer)

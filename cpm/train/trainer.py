@@ -31,7 +31,7 @@ from cpm.train.logger import RunLogger
 from cpm.diagnostics import collapse_warning
 from cpm.train.precise_bn import PreciseBN
 from cpm.train.monitor import NO_BAD_STEP, FeatureProbe, KnnFn, KnnMonitor, StepStats, check_finite, track_bad_step
-from cpm.train.schedule import average_start, schedule_state, warmup_cosine
+from cpm.train.schedule import average_start, schedule_state, target_momentum, warmup_cosine
 from cpm.train.steps import StepContext, TwoViews, build_optimizer, seeded_loader, train_step
 
 
@@ -118,6 +118,8 @@ class Run:
                            f"{len(self.sampler)} samples each process sees")
         self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
+        self.ema = dict(base=cfg.model.target_momentum, total_steps=tc.epochs * steps,
+                        schedule=cfg.model.target_momentum_schedule)
         self.knn = KnnMonitor(cfg, self.device, self.precision, knn) if cfg.eval.knn_every > 0 else None
         self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
         self.precise_bn = PreciseBN(cfg, self.train_set, self.per_rank, self.device, self.precision,
@@ -175,9 +177,10 @@ class Run:
         for i, batch in enumerate(self.loader):
             # the schedule follows progress through the epochs, not the global step: a resume with another
             # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
-            lr = warmup_cosine(epoch * len(self.loader) + i, **self.sched)
-            scalars = train_step(self.step_ctx, batch, lr, topk,
-                                 ids=order[i * self.per_rank:(i + 1) * self.per_rank], average=average)
+            k = epoch * len(self.loader) + i
+            lr, momentum = warmup_cosine(k, **self.sched), target_momentum(k, **self.ema)
+            scalars = train_step(self.step_ctx, batch, lr, topk, ids=order[i * self.per_rank:(i + 1) * self.per_rank],
+                                 average=average, momentum=momentum)
             self.progress.step += 1
             self.bad_step = track_bad_step(self.bad_step, scalars["loss"], self.progress.step)
             window.add(scalars)
