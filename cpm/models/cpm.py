@@ -57,9 +57,10 @@ class CPM(nn.Module):
 
     @torch.no_grad()
     def _update_target(self, momentum: float | None = None) -> None:
-        """theta' <- m theta' + (1 - m) theta over the parameters only (m = `momentum`, default the model's). The target's BN running statistics stay
-        its own, updated by its own forward passes (MoCo's key encoder): its weights are not the student's, so the
-        student's statistics would not fit them in eval mode. Training is unaffected (BN uses batch statistics)."""
+        """theta' <- m theta' + (1 - m) theta over the parameters only (m = `momentum`, default the model's).
+        The target's BN running statistics stay its own, updated by its own forward passes (MoCo's key encoder):
+        its weights are not the student's, so the student's statistics would not fit them in eval mode. Training
+        is unaffected (BN uses batch statistics)."""
         m = self.target_momentum if momentum is None else momentum
         pairs = [(self.target_encoder, self.encoder), (self.target_projector, self.projector)]
         for tgt, src in pairs:

@@ -99,7 +99,8 @@ def train_step(ctx: StepContext, batch, lr: float, topk: int, ids: torch.Tensor 
     x1, x2 = make_views(x, ctx.augment, ctx.stream, ctx.layout)
     set_lr(ctx.optimizer, lr)
     with autocast(ctx.device, ctx.precision):
-        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids, momentum=momentum)  # labels feed the mining-precision monitor only
+        # labels feed the mining-precision monitor only
+        out = ctx.model(x1, x2, topk=topk, labels=y, ids=ids, momentum=momentum)
     ctx.optimizer.zero_grad(set_to_none=True)
     ctx.scaler.scale(out["loss"]).backward()
     ctx.scaler.step(ctx.optimizer)

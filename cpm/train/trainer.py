@@ -175,8 +175,8 @@ class Run:
         # the sampler's order is a function of (seed, epoch): batch i holds order[i*B:(i+1)*B] (drop_last)
         order = torch.tensor(list(self.sampler), dtype=torch.long).to(self.device, non_blocking=True)
         for i, batch in enumerate(self.loader):
-            # the schedule follows progress through the epochs, not the global step: a resume with another
-            # batch size (or torchrun world size) changes the steps per epoch, and must not move the lr back
+            # the schedules follow progress through the epochs, not the global step: a resume with another batch
+            # size (or torchrun world size) changes the steps per epoch, and must not move the lr (or momentum) back
             k = epoch * len(self.loader) + i
             lr, momentum = warmup_cosine(k, **self.sched), target_momentum(k, **self.ema)
             scalars = train_step(self.step_ctx, batch, lr, topk, ids=order[i * self.per_rank:(i + 1) * self.per_rank],
