@@ -118,7 +118,7 @@ class Run:
                            f"{len(self.sampler)} samples each process sees")
         self.sched = dict(base_lr=cfg.optim.lr, final_lr=cfg.optim.final_lr, total_steps=tc.epochs * steps,
                           warmup_steps=cfg.schedule.warmup_epochs * steps)
-        self.ema = dict(base=cfg.model.target_momentum, total_steps=tc.epochs * steps,
+        self.ema = dict(base=cfg.model.target_momentum, total_steps=self.sched["total_steps"],
                         schedule=cfg.model.target_momentum_schedule)
         self.knn = KnnMonitor(cfg, self.device, self.precision, knn) if cfg.eval.knn_every > 0 else None
         self.probe = FeatureProbe(cfg, self.train_set, self.device, self.precision)
